@@ -1,0 +1,187 @@
+"""Run folders: layout, atomic checkpoints that survive ``kill -9``, and safe loading.
+
+A run folder holds::
+
+    config.yaml        the fully resolved config (``lab train --config RUN/config.yaml`` reruns it)
+    events.jsonl       one JSON event per line, flushed per event: the durable record of the run
+    checkpoints/       step_000002000.pt ... (the last K kept), each complete or absent
+    model.pt           the final model
+    eval.json          the last evaluation (mean_return, std_return, episodes, returns)
+    curve.png          the learning curve
+    wandb_id           the W&B run id, so a resumed run continues the same W&B run
+
+Checkpoints are ``torch.save`` files of tensors and plain Python values only, loaded back with
+``torch.load(..., weights_only=True)``: no pickled objects, nothing executed on load.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import atomic
+from lab.errors import RunDirError
+
+__all__ = ["RunDir", "Checkpoint", "default_run_dir", "save_state", "load_state"]
+
+_CKPT = re.compile(r"^step_(\d+)\.pt$")
+
+
+def default_run_dir(algo: str, env: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<algo>-<env>-<YYYYmmdd-HHMMSS>`` (``module:Class`` env ids keep only the class name)."""
+    env_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", env.split(":")[-1].split("/")[-1])
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{algo}-{env_name}-{stamp}"
+
+
+def save_state(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Atomically ``torch.save`` a dict of tensors and plain values."""
+    import torch
+
+    with atomic.atomic_write(path, "wb") as f:
+        torch.save(state, f)
+
+
+def load_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)``; a truncated or foreign file is a RunDirError."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: file not found") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in reason or "Unsupported global" in reason:
+            reason = "it holds pickled Python objects, which the lab does not load"
+        raise RunDirError(f"{path}: corrupt or truncated checkpoint ({reason[:160]})") from None
+    if not isinstance(state, dict):
+        raise RunDirError(f"{path}: not a lab checkpoint (expected a dict, found {type(state).__name__})")
+    return state
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    path: Path
+
+
+class RunDir:
+    """One run's folder; creating it never overwrites an existing run."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    # layout
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.pt"
+
+    @property
+    def eval_path(self) -> Path:
+        return self.path / "eval.json"
+
+    @property
+    def curve_path(self) -> Path:
+        return self.path / "curve.png"
+
+    @property
+    def wandb_id_path(self) -> Path:
+        return self.path / "wandb_id"
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # lifecycle
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> RunDir:
+        """Make a new run folder; refuse one that already holds anything."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            what = "a run" if (path / "config.yaml").exists() else "files"
+            hint = f"; continue it with: lab train --resume {path}" if what == "a run" else ""
+            raise RunDirError(f"{path} already exists and holds {what}; choose another --run-dir{hint}")
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunDir:
+        """An existing run folder (one with ``config.yaml``)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise RunDirError(f"{path} is not a run folder: it does not exist")
+        if not (path / "config.yaml").is_file():
+            raise RunDirError(f"{path} is not a run folder: it has no config.yaml")
+        return cls(path)
+
+    # checkpoints
+    def checkpoints(self) -> list[Checkpoint]:
+        """Complete checkpoints, oldest first (temporary files of interrupted writes are ignored)."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = []
+        for p in self.checkpoints_dir.iterdir():
+            m = _CKPT.match(p.name)
+            if m and p.is_file():
+                found.append(Checkpoint(int(m.group(1)), p))
+        return sorted(found, key=lambda c: c.step)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        found = self.checkpoints()
+        return found[-1] if found else None
+
+    def save_checkpoint(self, step: int, state: dict[str, Any], keep: int = 3) -> Path:
+        """Write ``checkpoints/step_<step>.pt`` atomically, then drop all but the last ``keep``."""
+        path = self.checkpoints_dir / f"step_{step:09d}.pt"
+        save_state(state, path)
+        if keep > 0:
+            for old in self.checkpoints()[:-keep]:
+                old.path.unlink(missing_ok=True)
+        self.clean_temporaries()
+        return path
+
+    def clean_temporaries(self) -> None:
+        """Remove temporary files left by a write that a crash interrupted."""
+        for folder in (self.path, self.checkpoints_dir):
+            if folder.is_dir():
+                for p in folder.glob(".*.tmp"):
+                    p.unlink(missing_ok=True)
+
+    def load_checkpoint(self, checkpoint: Checkpoint | None = None) -> tuple[Checkpoint, dict[str, Any]]:
+        """Load ``checkpoint`` (default: the latest) with ``weights_only=True``."""
+        ckpt = checkpoint or self.latest_checkpoint()
+        if ckpt is None:
+            raise RunDirError(f"{self.path} has no checkpoint to resume from (checkpoints/ is empty)")
+        try:
+            return ckpt, load_state(ckpt.path)
+        except RunDirError as e:
+            older = [c for c in self.checkpoints() if c.step < ckpt.step]
+            if older:
+                raise RunDirError(
+                    f"{e}; an older checkpoint at step {older[-1].step} is intact: "
+                    f"move {ckpt.path.name} away to resume from it"
+                ) from None
+            raise
