@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Environment plugins. Each is registered by name in pyproject.toml (entry-point group ``lab.envs``)."""

@@ -1,7 +1,7 @@
 """Name -> lazy ``"module:attr"`` registries for agents, environments, generators and data sets.
 
 Plugins are found through entry points (groups ``lab.agents``, ``lab.envs``, ``lab.generators``,
-``lab.datasets``): each entry point's name is the registered name and its value the target, which is
+``lab.datasets``, ``lab.players``): each entry point's name is the registered name and its value the target, which is
 imported only when the plugin is used. The lab's own plugins are declared the same way in its
 ``pyproject.toml``; code may also call :meth:`Registry.register` directly.
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from lab.errors import LabError, MissingDependencyError, unknown_name
 
-__all__ = ["Entry", "Registry", "load_target", "AGENTS", "ENVS", "GENERATORS", "DATASETS"]
+__all__ = ["Entry", "Registry", "load_target", "AGENTS", "ENVS", "GENERATORS", "DATASETS", "PLAYERS"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,5 @@ AGENTS = Registry("agent", "lab.agents")
 ENVS = Registry("environment", "lab.envs")
 GENERATORS = Registry("generator", "lab.generators")
 DATASETS = Registry("data set", "lab.datasets")
+PLAYERS = Registry("player", "lab.players")
+"""Game players named in player specs (``random``, ``mcts:400``, ``alphazero:RUN_DIR``); see ``lab.players``."""

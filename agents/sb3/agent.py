@@ -1,0 +1,244 @@
+"""One agent class for every stable-baselines3 algorithm; each algorithm is a few class attributes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+import stable_baselines3
+import torch.nn as nn
+from gymnasium import spaces
+from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    VecEnv,
+    VecFrameStack,
+    VecNormalize,
+    sync_envs_normalization,
+)
+
+from agents.sb3 import zoo
+from agents.sb3.callback import BusWriter, EventCallback
+from agents.sb3.config import LAB_FIELDS, A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3Config, TD3Config
+from agents.sb3.state import load_model_state, model_state
+from agents.sb3.tuned import tuned
+from lab.agent import Budget, TrainContext
+from lab.envs import EnvInfo
+
+__all__ = ["SB3Agent", "PPO", "A2C", "DQN", "SAC", "TD3"]
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+_SPACE_WORDS = {
+    spaces.Discrete: "discrete (Discrete)",
+    spaces.Box: "continuous (Box)",
+    spaces.MultiDiscrete: "MultiDiscrete",
+    spaces.MultiBinary: "MultiBinary",
+}
+_OBS_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Dict)
+
+
+def _schedule(value: float, kind: str) -> Any:
+    # zoo "lin_<x>": x * progress_remaining, i.e. linear from x to 0 over the run
+    return LinearSchedule(value, 0.0, 1.0) if kind == "linear" else value
+
+
+class SB3Agent:
+    """A stable-baselines3 algorithm driven by the lab (subclasses name the algorithm)."""
+
+    key: ClassVar[str]
+    """Registered name, used to look up tuned values."""
+    algorithm: ClassVar[str]
+    """Class name in ``stable_baselines3``."""
+    Config: ClassVar[type[SB3Config]]
+    action_spaces: ClassVar[tuple[type[spaces.Space], ...]]
+    default_threads: ClassVar[int] = 1
+    """Torch threads when the config says none: a second thread does not speed up small MLPs."""
+    default_steps: ClassVar[int] = 100_000
+
+    # --- class-level contract --------------------------------------------------------------
+    @classmethod
+    def supports(cls, env: EnvInfo) -> str | None:
+        if env.kind != "gym":
+            return f"{env.id} is a two-player board game and {cls.key} trains single-agent Gymnasium environments"
+        if not isinstance(env.action_space, cls.action_spaces):
+            wanted = " or ".join(_SPACE_WORDS.get(s, s.__name__) for s in cls.action_spaces)
+            return f"it needs {wanted} actions, and {env.id}'s action space is {env.action_space}"
+        if not isinstance(env.observation_space, _OBS_SPACES):
+            return f"stable-baselines3 does not handle {type(env.observation_space).__name__} observations"
+        return None
+
+    @classmethod
+    def tuned(cls, env_id: str) -> dict[str, Any]:
+        return tuned(cls.key, env_id)
+
+    @classmethod
+    def from_zoo(cls, entry: dict[str, Any], where: str = "") -> tuple[dict[str, Any], list[str]]:
+        """Translate an rl-baselines3-zoo hyperparameter entry (see :mod:`agents.sb3.zoo`)."""
+        return zoo.from_zoo(cls.Config, entry, where)
+
+    # --- construction ----------------------------------------------------------------------
+    def __init__(self, cfg: SB3Config, env: EnvInfo, *, seed: int, device: str) -> None:
+        self.cfg = cfg
+        self.env = env
+        self.seed = seed
+        self.device = device
+        self.venv = self.make_vec_env(cfg.n_envs, seed)
+        self._writer = BusWriter()
+        algo_cls = getattr(stable_baselines3, self.algorithm)
+        self.model = algo_cls(self._policy(), self.venv, seed=seed, device=device, verbose=0, **self.sb3_kwargs())
+        self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
+
+    def _policy(self) -> str:
+        if self.cfg.policy != "auto":
+            return self.cfg.policy
+        obs = self.venv.observation_space
+        if isinstance(obs, spaces.Dict):
+            return "MultiInputPolicy"
+        if self.env.atari or is_image_space(obs, check_channels=False):
+            return "CnnPolicy"
+        return "MlpPolicy"
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments for the SB3 algorithm, translated from the config."""
+        cfg = self.cfg
+        kwargs = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in LAB_FIELDS}
+        kwargs["learning_rate"] = _schedule(cfg.learning_rate, cfg.lr_schedule)
+        if "clip_range" in kwargs:
+            kwargs["clip_range"] = _schedule(cfg.clip_range, cfg.clip_range_schedule)
+        policy_kwargs = dict(cfg.policy_kwargs)
+        if cfg.net_arch is not None:
+            policy_kwargs["net_arch"] = cfg.net_arch
+        if cfg.activation is not None:
+            policy_kwargs["activation_fn"] = _ACTIVATIONS[cfg.activation]
+        if policy_kwargs:
+            kwargs["policy_kwargs"] = policy_kwargs
+        noise = getattr(cfg, "action_noise", "none")
+        if noise != "none":
+            n = self.venv.action_space.shape[-1]
+            noise_cls = NormalActionNoise if noise == "normal" else OrnsteinUhlenbeckActionNoise
+            kwargs["action_noise"] = noise_cls(np.zeros(n), cfg.action_noise_std * np.ones(n))
+        return kwargs
+
+    def make_vec_env(self, n_envs: int, seed: int, *, training: bool = True, render_mode: str | None = None) -> VecEnv:
+        """``n_envs`` in-process environments with Monitor (and the Atari wrappers, frame stack, VecNormalize)."""
+        env_kwargs = {"render_mode": render_mode} if render_mode else None
+        if self.env.atari:
+            venv: VecEnv = make_atari_env(self.env.id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+        else:
+            venv = make_vec_env(self.env.factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=DummyVecEnv)
+        stack = self.cfg.frame_stack if self.cfg.frame_stack is not None else (4 if self.env.atari else 1)
+        if stack > 1:
+            venv = VecFrameStack(venv, stack)
+        if self.cfg.normalize or self.cfg.normalize_reward:
+            venv = VecNormalize(
+                venv,
+                training=training,
+                norm_obs=self.cfg.normalize,
+                norm_reward=self.cfg.normalize_reward and training,
+                gamma=self.cfg.gamma,
+            )
+            if not training:
+                sync_envs_normalization(self.venv, venv)
+        return venv
+
+    # --- training --------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def budget(self, steps: int | None) -> Budget:
+        return Budget(float(steps or self.default_steps), "steps")
+
+    def learn(self, ctx: TrainContext, steps: int | None) -> None:
+        total = int(self.budget(steps).total)
+        remaining = total - self.step
+        if remaining <= 0:
+            return
+        self._writer.bus = ctx.bus
+        try:
+            self.model.learn(
+                total_timesteps=remaining,
+                callback=EventCallback(self, ctx, total),
+                reset_num_timesteps=self.step == 0,
+                progress_bar=False,
+            )
+        finally:
+            self._writer.bus = None
+
+    def state_dict(self, *, full: bool = True) -> dict[str, Any]:
+        return model_state(self.model, self.venv, full=full)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        load_model_state(self.model, self.venv, state)
+
+    # --- evaluation ------------------------------------------------------------------------
+    def evaluate(self, episodes: int, *, seed: int) -> list[float]:
+        """Deterministic returns of ``episodes`` episodes, run on up to 8 environments at once."""
+        venv = self.make_vec_env(min(episodes, 8), seed, training=False)
+        try:
+            returns, _lengths = evaluate_policy(
+                self.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True, warn=False
+            )
+        finally:
+            venv.close()
+        return [float(r) for r in returns]
+
+    def render_episode(self, *, seed: int, max_frames: int = 2000) -> tuple[list[np.ndarray], float]:
+        """Frames (RGB arrays) of one deterministic episode and its return."""
+        venv = self.make_vec_env(1, seed, training=False, render_mode="rgb_array")
+        try:
+            obs = venv.reset()
+            frames = [venv.render()]
+            total = 0.0
+            while len(frames) < max_frames:
+                action, _ = self.model.predict(obs, deterministic=True)
+                obs, _reward, _done, infos = venv.step(action)
+                episode = infos[0].get("episode")
+                if episode is not None:  # Monitor's record: the true episode end and return
+                    total = float(episode["r"])
+                    break
+                frames.append(venv.render())
+        finally:
+            venv.close()
+        return [f for f in frames if f is not None], total
+
+
+class PPO(SB3Agent):
+    """Proximal Policy Optimization (stable-baselines3); discrete or continuous actions."""
+
+    key, algorithm, Config = "ppo", "PPO", PPOConfig
+    action_spaces = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+class A2C(SB3Agent):
+    """Advantage Actor-Critic (stable-baselines3); discrete or continuous actions."""
+
+    key, algorithm, Config = "a2c", "A2C", A2CConfig
+    action_spaces = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+class DQN(SB3Agent):
+    """Deep Q-Network (stable-baselines3); discrete actions."""
+
+    key, algorithm, Config = "dqn", "DQN", DQNConfig
+    action_spaces = (spaces.Discrete,)
+
+
+class SAC(SB3Agent):
+    """Soft Actor-Critic (stable-baselines3); continuous actions."""
+
+    key, algorithm, Config = "sac", "SAC", SACConfig
+    action_spaces = (spaces.Box,)
+
+
+class TD3(SB3Agent):
+    """Twin Delayed DDPG (stable-baselines3); continuous actions."""
+
+    key, algorithm, Config = "td3", "TD3", TD3Config
+    action_spaces = (spaces.Box,)

@@ -1,0 +1,252 @@
+"""The ``lab`` command line. Commands stay thin: they parse options and call the core.
+
+Bad input (a :class:`lab.errors.LabError`) prints one line on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lab.errors import LabError
+
+app = typer.Typer(
+    name="lab",
+    help="Train RL agents and generative models, run self-play and sweeps, from one command.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except LabError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+# --- lab train -----------------------------------------------------------------------------------
+
+_AZ = "AlphaZero (board games)"
+
+
+@app.command(no_args_is_help=False)
+def train(
+    algo: Optional[str] = typer.Argument(None, help="Agent: dqn, ppo, sac, a2c, td3, ... (see `lab list agents`)."),
+    env: Optional[str] = typer.Argument(
+        None, help="Gymnasium id (CartPole-v1), lab environment (`lab list envs`) or module:Class."
+    ),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps (default: the tuned budget)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    n_envs: Optional[int] = typer.Option(None, "--n-envs", help="Environments stepped together."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default auto)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/ALGO-ENV-TIME)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (a run's config.yaml reproduces it)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a config key: --set agent.learning_rate=3e-4 (repeatable)."),
+    hyperparams: Optional[Path] = typer.Option(
+        None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML (the entry for ENV is used)."
+    ),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between evaluations."),
+    eval_episodes: Optional[int] = typer.Option(None, "--eval-episodes", help="Episodes per evaluation (default 10)."),
+    track: Optional[bool] = typer.Option(None, "--track/--no-track", help="Log to W&B (offline without an API key)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its latest checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training time budget.", rich_help_panel=_AZ),
+    iterations: Optional[int] = typer.Option(None, "--iterations", help="Self-play iterations.", rich_help_panel=_AZ),
+    games_per_iteration: Optional[int] = typer.Option(
+        None, "--games-per-iteration", help="Self-play games per iteration.", rich_help_panel=_AZ
+    ),
+    simulations: Optional[int] = typer.Option(None, "--simulations", help="MCTS simulations per move.", rich_help_panel=_AZ),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Self-play workers.", rich_help_panel=_AZ),
+) -> None:
+    """Train an agent: `lab train ppo CartPole-v1`, `lab train --resume RUN`.
+
+    Examples:
+
+      lab train ppo CartPole-v1 --steps 100000 --seed 0
+
+      lab train sac Pendulum-v1 --set agent.learning_rate=3e-4 --no-track
+
+      lab train dqn CartPole-v1 --hyperparams rl-zoo/dqn.yml
+
+      lab train --config runs/ppo-CartPole-v1-20261124-101500/config.yaml
+    """
+    from lab import train as training
+
+    with user_errors():
+        if resume is not None:
+            given = [
+                name
+                for name, value in {
+                    "ALGO": algo, "ENV": env, "--config": config, "--set": sets, "--hyperparams": hyperparams,
+                    "--steps": steps, "--seed": seed, "--n-envs": n_envs, "--run-dir": run_dir,
+                }.items()
+                if value
+            ]
+            if given:
+                raise LabError(f"--resume continues a run with its own config.yaml; drop {', '.join(given)}")
+            result = training.resume(resume, display=not quiet)
+        else:
+            notes: list[str] = []
+            cfg = training.resolve_config(
+                algo=algo,
+                env=env,
+                config_file=str(config) if config else None,
+                hyperparams=str(hyperparams) if hyperparams else None,
+                sets=sets,
+                flags={
+                    "steps": steps, "seed": seed, "device": device, "checkpoint_every": checkpoint_every,
+                    "eval_every": eval_every, "eval_episodes": eval_episodes, "track": track,
+                },
+                agent_flags={
+                    "n_envs": n_envs, "minutes": minutes, "iterations": iterations,
+                    "games_per_iteration": games_per_iteration, "simulations": simulations, "workers": workers,
+                },
+                notes=notes,
+            )
+            for note in notes:
+                typer.echo(f"note: {note}", err=True)
+            result = training.train(cfg, run_dir=run_dir, display=not quiet)
+    if result.status == "stopped":
+        typer.echo(
+            f"stopped at step {result.step:,} ({result.reason}); checkpoint saved. "
+            f"Resume with: lab train --resume {result.run_dir}",
+            err=True,
+        )
+        raise typer.Exit(130 if result.reason in ("Ctrl-C", "SIGTERM") else 0)
+    if result.reason == "already finished":
+        typer.echo(f"{result.run_dir} already finished at step {result.step:,}; nothing to do")
+        return
+    ev = result.eval or {}
+    typer.echo(
+        f"finished {result.step:,} steps in {result.seconds:.0f} s: eval {ev.get('mean_return', float('nan')):.2f} "
+        f"± {ev.get('std_return', float('nan')):.2f} over {ev.get('episodes', 0)} episodes; run folder {result.run_dir}"
+    )
+
+
+# --- lab eval ------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    run_dir: Path = typer.Argument(..., help="Run folder."),
+    episodes: int = typer.Option(10, "--episodes", "-n", help="Episodes to evaluate."),
+    video: bool = typer.Option(False, "--video", help="Also write one episode as a video (MP4, or GIF)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Evaluation seed (default: the run's seed)."),
+) -> None:
+    """Evaluate a run's final model deterministically; prints mean ± std and writes eval.json."""
+    from lab.evaluation import evaluate_run
+
+    with user_errors():
+        event, extra = evaluate_run(str(run_dir), episodes=episodes, video=video, device=device, seed=seed)
+    typer.echo(
+        f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes "
+        f"(step {extra['step']:,}); wrote {Path(run_dir) / 'eval.json'}"
+    )
+    if "video" in extra:
+        typer.echo(f"video: {extra['video']}")
+
+
+# --- lab list / config / plot ----------------------------------------------------------------------
+
+_KINDS = ("agents", "envs", "generators", "datasets", "players")
+
+
+@app.command("list")
+def list_(
+    kind: Optional[str] = typer.Argument(None, help=f"One of: {', '.join(_KINDS)} (default: all)."),
+    all_gym: bool = typer.Option(False, "--all", help="With envs: also list every Gymnasium id."),
+) -> None:
+    """List what is registered, with a one-line description each."""
+    from lab import registry
+    from lab.errors import unknown_name
+
+    with user_errors():
+        kinds = _KINDS if kind is None else (kind,)
+        for k in kinds:
+            if k not in _KINDS:
+                raise unknown_name("kind", k, _KINDS)
+        for k in kinds:
+            reg = getattr(registry, k.upper(), None)
+            if reg is None:
+                continue
+            names = reg.names()
+            typer.echo(f"{k}:")
+            if not names:
+                typer.echo("  (none registered)")
+            width = max((len(n) for n in names), default=0)
+            for name in names:
+                typer.echo(f"  {name:<{width}}  {reg.describe(name)}")
+            if k == "envs":
+                import gymnasium as gym
+
+                ids = sorted(gym.registry)
+                if all_gym:
+                    for env_id in ids:
+                        typer.echo(f"  {env_id}")
+                else:
+                    typer.echo(f"  ... and {len(ids)} Gymnasium ids such as CartPole-v1, Pendulum-v1 (--all lists them)")
+
+
+@app.command("config")
+def config_cmd(
+    algo: str = typer.Argument(..., help="Agent."),
+    env: str = typer.Argument(..., help="Environment."),
+    sets: list[str] = typer.Option([], "--set", help="Override a config key (repeatable)."),
+    hyperparams: Optional[Path] = typer.Option(None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML."),
+) -> None:
+    """Print the fully resolved config for ALGO on ENV (a starting point for --config files)."""
+    from lab.config import dump_yaml
+    from lab.train import resolve_config
+
+    with user_errors():
+        notes: list[str] = []
+        cfg = resolve_config(
+            algo=algo, env=env, sets=sets, hyperparams=str(hyperparams) if hyperparams else None, notes=notes
+        )
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(dump_yaml(cfg, header=f"lab train --config FILE  (resolved for {algo} on {env})"), nl=False)
+
+
+@app.command()
+def plot(
+    run_dirs: list[Path] = typer.Argument(..., help="One or more run folders."),
+    out: Path = typer.Option(Path("curves.png"), "--out", "-o", help="PNG to write."),
+) -> None:
+    """Draw the learning curves of one or more runs into one PNG."""
+    from lab.plots import learning_curve
+    from lab.runs import RunDir
+
+    with user_errors():
+        for d in run_dirs:
+            RunDir.open(d)
+        path = learning_curve(run_dirs, out)
+        if path is None:
+            raise LabError("no episodes or evaluations to plot in " + ", ".join(map(str, run_dirs)))
+    typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
