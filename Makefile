@@ -35,9 +35,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $@
 
+# Each demo gets its own run folder: a finished run is never overwritten.
+demo: DEMO_RUN := runs/demo-ppo-CartPole-v1-$(shell date +%Y%m%d-%H%M%S)
 demo: install
-	$(dir $(PY))lab train ppo CartPole-v1 --steps 100000 --seed 0 --run-dir runs/demo-ppo-cartpole --no-track --force
-	$(dir $(PY))lab eval runs/demo-ppo-cartpole --episodes 10
+	$(dir $(PY))lab train ppo CartPole-v1 --steps 100000 --seed 0 --run-dir $(DEMO_RUN)
+	$(dir $(PY))lab eval $(DEMO_RUN) --episodes 10
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
