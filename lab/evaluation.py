@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes use seeds ``seed + EVAL_SEED_OFFSET + i``: never the training seeds."""
 
 
-def eval_event(step: int, returns: Sequence[float]) -> EvalCompleted:
+def eval_event(step: int, returns: Sequence[float], seconds: float = 0.0) -> EvalCompleted:
     returns = [float(r) for r in returns]
     return EvalCompleted(
         step=step,
@@ -24,6 +25,7 @@ def eval_event(step: int, returns: Sequence[float]) -> EvalCompleted:
         std_return=statistics.pstdev(returns) if len(returns) > 1 else 0.0,
         episodes=len(returns),
         returns=tuple(returns),
+        seconds=seconds,
     )
 
 
@@ -63,9 +65,10 @@ class PeriodicEvaluator:
     def on_safe_point(self, event: SafePoint) -> None:
         if self.every and event.step >= self.next_due and event.agent is not None:
             self.start_at(event.step)
+            t0 = time.perf_counter()
             returns = event.agent.evaluate(self.episodes, seed=self.seed)
             assert self._bus is not None
-            self._bus.publish(eval_event(event.step, returns))
+            self._bus.publish(eval_event(event.step, returns, time.perf_counter() - t0))
 
 
 def evaluate_run(

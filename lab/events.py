@@ -150,6 +150,8 @@ class EvalCompleted(Event):
     std_return: float
     episodes: int
     returns: tuple[float, ...] = ()
+    seconds: float = 0.0
+    """Wall-clock seconds the evaluation took (benchmarks subtract it from training time)."""
 
 
 @dataclass(frozen=True, kw_only=True)

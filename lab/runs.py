@@ -60,8 +60,12 @@ def load_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, 
         raise RunDirError(f"{path}: file not found") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in reason or "Unsupported global" in reason:
-            reason = "it holds pickled Python objects, which the lab does not load"
+        text = str(e).lower()
+        if "weights only" in text or "weights_only" in text or "unsupported global" in text:
+            raise RunDirError(
+                f"{path}: not loaded: it holds pickled Python objects, which the lab does not unpickle "
+                "(only files of tensors and plain values, as the lab writes them)"
+            ) from None
         raise RunDirError(f"{path}: corrupt or truncated checkpoint ({reason[:160]})") from None
     if not isinstance(state, dict):
         raise RunDirError(f"{path}: not a lab checkpoint (expected a dict, found {type(state).__name__})")
