@@ -239,6 +239,120 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
+# --- games (issue 4) ---
+
+
+@app.command()
+def play(
+    game: str = typer.Argument(..., help="Game: tictactoe, connect_four (see `lab list envs`)."),
+    opponent: str = typer.Option("mcts:400", "--opponent", help="Player spec: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N]."),
+    first: bool = typer.Option(True, "--first/--second", help="Move first (default) or second."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the opponent's random choices."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (for alphazero opponents)."),
+) -> None:
+    """Play GAME in the terminal against a player spec; the board is drawn after each move."""
+    from rich.console import Console
+
+    from lab.game import IllegalMoveError, resolve_game
+    from lab.players import make_player
+    from lab.train import resolve_device
+
+    console = Console()
+    with user_errors():
+        game_cls = resolve_game(game)
+        bot = make_player(opponent, game_cls, seed=seed, device=resolve_device(device))
+    board = game_cls()
+    me = 0 if first else 1
+    console.print(f"You are {'X (first)' if first else 'O (second)'} against {bot.name}. Type {game_cls.move_help}; q quits.")
+    console.print(board.render())
+    while not board.done:
+        if board.to_play == me:
+            try:
+                text = typer.prompt("your move", prompt_suffix="> ")
+            except (typer.Abort, EOFError):
+                typer.echo("\naborted", err=True)
+                raise typer.Exit(1) from None
+            if text.strip().lower() in ("q", "quit", "exit"):
+                raise typer.Exit(0)
+            try:
+                action = game_cls.parse_move(text)
+                board.play(action)
+            except IllegalMoveError as e:
+                console.print(f"[red]{e}[/]; try again")
+                continue
+        else:
+            action = bot.act(board)
+            board.play(action)
+            console.print(f"{bot.name} plays {game_cls.format_move(action)}")
+        console.print(board.render())
+    if board.winner is None:
+        console.print("Draw.")
+    else:
+        console.print("You win!" if board.winner == me else f"{bot.name} wins.")
+
+
+@app.command()
+def analyze(
+    game: str = typer.Argument(..., help="Game: tictactoe, connect_four."),
+    moves: list[str] = typer.Argument(
+        None, help="Positions as moves from the empty board, one digit per move ('-': the empty board)."
+    ),
+    agent: str = typer.Option(..., "--agent", help="Player spec: alphazero:RUN_DIR[:sims=N], mcts:N, minimax, random."),
+    positions: Optional[Path] = typer.Option(None, "--positions", help="File with one position per line."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the player's random choices."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Print one JSON line per position: the agent's move, its move distribution and the value for the side to move.
+
+    Moves: Connect Four, one digit 1-7 per move (columns from the left); Tic-Tac-Toe, one digit 1-9 per
+    move (cells row by row). Example: lab analyze connect_four 4453 --agent alphazero:runs/az-c4
+    """
+    import json
+
+    from lab.game import IllegalPositionError, position_from_moves, resolve_game
+    from lab.players import make_player
+    from lab.train import resolve_device
+
+    with user_errors():
+        game_cls = resolve_game(game)
+        player = make_player(agent, game_cls, seed=seed, device=resolve_device(device))
+        if getattr(player, "analyze", None) is None:
+            raise LabError(f"player {player.name!r} cannot analyze positions")
+        items: list[tuple[str, str]] = []  # (where, moves)
+        if positions is not None:
+            try:
+                lines = positions.read_text().splitlines()
+            except OSError as e:
+                raise LabError(f"--positions {positions}: cannot read it ({e.strerror})") from None
+            for i, line in enumerate(lines, start=1):
+                text = line.split("#", 1)[0].strip()
+                if text:
+                    items.append((f"{positions}:{i}", text))
+        for i, text in enumerate(moves or [], start=1):
+            items.append((f"argument {i}", text))
+        if not items:
+            items.append(("argument 1", "-"))
+    bad = 0
+    for where, text in items:
+        try:
+            board = position_from_moves(game_cls, text)
+        except IllegalPositionError as e:
+            typer.echo(f"error: {where}: position {text!r}: {e}", err=True)
+            bad += 1
+            continue
+        policy, value = player.analyze(board)
+        best = int(max(board.legal_actions(), key=lambda a: policy[a]))
+        line = {
+            "position": text,
+            "move": game_cls.format_move(best),
+            "policy": [round(float(p), 4) for p in policy],
+            "value": round(max(-1.0, min(1.0, float(value))), 4),
+        }
+        typer.echo(json.dumps(line))
+    if bad:
+        raise typer.Exit(2)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -1,0 +1,54 @@
+"""Player specs: parsing, and one clear error per kind of bad spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from envs.games import ConnectFour, TicTacToe
+from lab.errors import LabError, UnknownNameError
+from lab.players import PlayerSpec, make_player, parse_spec
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("random", PlayerSpec("random", (), {}, "random")),
+        ("mcts:400", PlayerSpec("mcts", ("400",), {}, "mcts:400")),
+        (" minimax ", PlayerSpec("minimax", (), {}, "minimax")),
+        ("alphazero:runs/a:sims=400", PlayerSpec("alphazero", ("runs/a",), {"sims": "400"}, "alphazero:runs/a:sims=400")),
+    ],
+)
+def test_parse_spec(text, expected):
+    assert parse_spec(text) == expected
+
+
+def test_make_player_names():
+    assert make_player("mcts:25", ConnectFour).name == "mcts:25"
+    assert make_player("mcts", ConnectFour).name == "mcts:400"
+    assert make_player("random", TicTacToe).name == "random"
+
+
+@pytest.mark.parametrize(
+    ("spec", "game_cls", "error", "match"),
+    [
+        ("", TicTacToe, LabError, r"empty player spec"),
+        ("mcst:400", TicTacToe, UnknownNameError, r"unknown player 'mcst'; did you mean 'mcts'\?"),
+        ("mcts:abc", TicTacToe, LabError, r"player spec 'mcts:abc': expected a positive whole number of simulations, got 'abc'"),
+        ("mcts:0", TicTacToe, LabError, r"got '0'"),
+        ("mcts:4:depth=2", TicTacToe, LabError, r"unknown option 'depth'"),
+        ("mcts:sims=3:4", TicTacToe, LabError, r"argument '4' after an option"),
+        ("alphazero:", TicTacToe, LabError, r"empty part after ':'"),
+        ("alphazero", TicTacToe, LabError, r"expected one run folder; usage: alphazero:RUN_DIR"),
+        ("alphazero:/nonexistent/run", TicTacToe, LabError, r"/nonexistent/run is not a folder"),
+        ("minimax", ConnectFour, LabError, r"connect_four is too large for an exhaustive search"),
+        ("random:3", TicTacToe, LabError, r"too many arguments"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(spec, game_cls, error, match):
+    with pytest.raises(error, match=match):
+        make_player(spec, game_cls)
+
+
+def test_alphazero_spec_needs_an_alphazero_checkpoint(tmp_path):
+    with pytest.raises(LabError, match=r"holds no alphazero checkpoint"):
+        make_player(f"alphazero:{tmp_path}", TicTacToe)
