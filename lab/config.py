@@ -352,6 +352,11 @@ def from_dict(
     except (ValueError, TypeError) as e:
         if isinstance(e, ConfigError):
             raise
+        # a validation message "field: problem" points at that field (and where it was set)
+        name, sep, problem = str(e).partition(": ")
+        if sep and name in init_fields:
+            path = (*prefix, name)
+            raise ConfigError(f"{_where(path, provenance)}{_dotted(path)}: {problem}") from None
         raise ConfigError(f"{_where(prefix, provenance)}{_dotted(prefix) or cls.__name__}: {e}") from None
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import netrc
 import os
+import secrets
+import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,12 @@ class WandbConfig:
     """Tags shown in the W&B UI."""
     mode: Literal["auto", "online", "offline"] = "auto"
     """auto: online when an API key is configured, offline otherwise (WANDB_MODE overrides)."""
+
+
+def _new_run_id() -> str:
+    """A W&B run id: 8 characters from [a-z0-9], as W&B makes them."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
 def api_key_configured() -> bool:
@@ -114,7 +122,7 @@ class WandbLogger:
             id_path = self.run_dir / "wandb_id"
             run_id = id_path.read_text().strip() if id_path.exists() else None
             if not run_id:
-                run_id = wandb.util.generate_id()
+                run_id = _new_run_id()
                 atomic.write_text(id_path, run_id + "\n")
             mode = resolve_mode(self.cfg)
             self.run = wandb.init(
