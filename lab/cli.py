@@ -353,6 +353,47 @@ def analyze(
         raise typer.Exit(2)
 
 
+# --- sweeps (issue 3) ---
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="Sweep file in the W&B sweep format (YAML)."),
+    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="Trials in total (default: run_cap, or the grid)."),
+    workers: int = typer.Option(2, "--workers", "-w", help="Trials run at once."),
+    backend: str = typer.Option("local", "--backend", help="local (worker processes), ray, or inline."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to attach to (HOST:PORT or auto)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default sweeps/NAME)."),
+    check: bool = typer.Option(False, "--check", help="Only validate the file and print the search space."),
+    engine: str = typer.Option("optuna", "--engine", help="optuna (local, offline) or wandb (W&B's controller)."),
+    retries: int = typer.Option(1, "--retries", help="Extra attempts for a trial that crashed or timed out."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds a trial may run (default: no limit)."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="GPU share per trial: 0.5, 1, 2 (default 0)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table."),
+) -> None:
+    """Run a hyperparameter sweep: `lab sweep examples/sweep/ppo_cartpole.yaml --trials 8 --workers 2`.
+
+    The same command again continues an interrupted sweep; `--check` validates the file.
+    """
+    from lab.sweep import SweepOptions, check_sweep, run_sweep
+
+    with user_errors():
+        if check:
+            typer.echo(check_sweep(sweep_file).describe())
+            return
+        summary = run_sweep(
+            sweep_file,
+            SweepOptions(
+                trials=trials, workers=workers, backend=backend, address=address, out=str(out) if out else None,
+                engine=engine, retries=retries, timeout=timeout, gpus_per_trial=gpus_per_trial, display=not quiet,
+            ),
+        )
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary.states.items()))
+    best = f"; best {summary.best['value']:.6g} ({summary.best['trial']})" if summary.best else ""
+    resumed = f" ({summary.kept} kept from before, {summary.rerun} interrupted rerun)" if summary.kept or summary.rerun else ""
+    typer.echo(f"{sum(summary.states.values())}/{summary.total} trials: {states}{best}{resumed}; folder {summary.out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

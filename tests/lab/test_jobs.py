@@ -1,0 +1,120 @@
+"""The scheduler: job events, retries, crash isolation, timeouts, GPU packing, Ray."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from lab.errors import LabError
+from lab.events import Event, EventBus
+from lab.jobs import InlineBackend, Job, LocalBackend, Scheduler, check_ray_address, gpu_slots, make_backend
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def sigkill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def user_error() -> None:
+    raise LabError("bad input")
+
+
+def flaky(marker: str) -> str:
+    """Fails the first time (no marker file yet), works the second."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("first attempt fails")
+    return "second attempt"
+
+
+def env_value(key: str) -> str | None:
+    return os.environ.get(key)
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def _recorded(bus: EventBus) -> list[tuple[str, str, int]]:
+    seen: list[tuple[str, str, int]] = []
+    bus.subscribe(Event, lambda e: seen.append((type(e).__name__, e.name, e.attempt)))
+    return seen
+
+
+def test_inline_events_in_order_and_retry(tmp_path):
+    bus = EventBus()
+    seen = _recorded(bus)
+    sched = Scheduler(InlineBackend(), bus=bus, retries=1)
+    sched.submit(Job("sum", add, {"a": 2, "b": 3}))
+    sched.submit(Job("flaky", flaky, {"marker": str(tmp_path / "m")}))
+    sched.submit(Job("user", user_error))
+    outcomes = {o.name: o for o in sched.drain()}
+    assert outcomes["sum"].result == 5
+    assert (outcomes["flaky"].ok, outcomes["flaky"].result, outcomes["flaky"].attempts) == (True, "second attempt", 2)
+    # user errors are not retried: the same input gives the same error
+    assert (outcomes["user"].ok, outcomes["user"].error, outcomes["user"].attempts) == (False, "LabError: bad input", 1)
+    assert seen[:3] == [("JobQueued", "sum", 1), ("JobQueued", "flaky", 1), ("JobQueued", "user", 1)]
+    assert seen[3:5] == [("JobStarted", "sum", 1), ("JobFinished", "sum", 1)]
+    assert ("JobFailed", "flaky", 1) in seen and ("JobFinished", "flaky", 2) in seen
+    assert ("JobFailed", "user", 1) in seen
+    assert seen[-1] == ("JobFinished", "flaky", 2)  # the retry queued behind "user"
+
+
+def test_duplicate_name_is_an_error():
+    sched = Scheduler(InlineBackend())
+    sched.submit(Job("a", add, {"a": 1, "b": 1}))
+    with pytest.raises(LabError, match="^a job named 'a' was already submitted$"):
+        sched.submit(Job("a", add, {"a": 1, "b": 1}))
+
+
+def test_local_pool_survives_sigkill_and_timeout():
+    bus = EventBus()
+    seen = _recorded(bus)
+    sched = Scheduler(LocalBackend(2), bus=bus, retries=1, timeout=1.5)
+    sched.submit(Job("killed", sigkill_self))
+    sched.submit(Job("env", env_value, {"key": "LAB_TEST_VALUE"}, env={"LAB_TEST_VALUE": "passed explicitly"}))
+    sched.submit(Job("slow", sleep_for, {"seconds": 30}))
+    sched.submit(Job("sum", add, {"a": 40, "b": 2}))
+    t0 = time.perf_counter()
+    with sched:
+        outcomes = {o.name: o for o in sched.drain()}
+    assert time.perf_counter() - t0 < 15
+    assert outcomes["killed"].error == "killed by SIGKILL (out of memory, or killed)"
+    assert (outcomes["killed"].ok, outcomes["killed"].attempts) == (False, 2)
+    assert outcomes["env"].result == "passed explicitly"
+    assert outcomes["sum"].result == 42
+    assert (outcomes["slow"].error, outcomes["slow"].attempts) == ("timed out after 1.5 s", 2)
+    assert [e for e in seen if e[0] == "JobFailed"].count(("JobFailed", "killed", 1)) == 1
+
+
+def test_gpu_packing():
+    assert gpu_slots(1, [0.0], 0.5) == [0]
+    assert gpu_slots(1, [0.5], 0.5) == [0]
+    assert gpu_slots(1, [0.75], 0.5) is None
+    assert gpu_slots(2, [0.0, 0.0], 2) == [0, 1]
+    assert gpu_slots(2, [0.1, 0.0], 1) == [1]
+    backend = LocalBackend(2, gpus=0)
+    with pytest.raises(LabError, match=r"^job j asks for 0.5 GPU but 0 GPUs are visible$"):
+        backend.can_start(Job("j", add, gpus=0.5))
+    with pytest.raises(LabError, match=r"gpus: expected a fraction in \(0, 1\] or a whole number, got 1.5"):
+        Job("j", add, gpus=1.5)
+
+
+def test_ray_address_that_does_not_answer_fails_fast():
+    t0 = time.perf_counter()
+    with pytest.raises(LabError, match=r"^--address 127.0.0.1:9: no Ray cluster answers there \(.*\); start one"):
+        check_ray_address("127.0.0.1:9")
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(LabError, match="^--address nowhere: expected HOST:PORT"):
+        check_ray_address("nowhere")
+    with pytest.raises(LabError, match=r"^--address 1.2.3.4:6379 needs --backend ray"):
+        make_backend("local", address="1.2.3.4:6379")
+    with pytest.raises(LabError, match="^unknown backend 'rey'; did you mean 'ray'?"):
+        make_backend("rey")
