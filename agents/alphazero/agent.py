@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -77,7 +77,9 @@ class AlphaZeroConfig:
     cache_size: int = 200_000
     """Positions in the network-evaluation cache (emptied after each training phase)."""
     amp: bool = True
-    """Mixed precision (bfloat16 autocast) on CUDA; ignored on CPU."""
+    """Mixed precision (bfloat16 autocast) for training on CUDA; ignored on CPU."""
+    search_precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Network precision during search: auto is bfloat16 on CUDA and on CPUs with native bfloat16, else float32."""
 
     def __post_init__(self) -> None:
         positive = ("games_per_iteration", "simulations", "play_simulations", "channels", "replay_window", "batch_size", "eval_games")
@@ -113,7 +115,7 @@ _TUNED: dict[str, dict[str, Any]] = {
         "dirichlet_alpha": 1.0,
         "temperature_moves": 8,
         "replay_window": 60_000,
-        "sample_reuse": 3.0,
+        "sample_reuse": 5.0,
         "eval_interval": 4,
         "eval_games": 10,
         "eval_opponents": ["mcts:100", "mcts:400"],
@@ -189,7 +191,10 @@ class AlphaZero:
 
     def player(self, net: torch.nn.Module | None = None, name: str = "alphazero") -> AlphaZeroPlayer:
         """The agent as a player (``play_simulations`` per move, no noise)."""
-        return AlphaZeroPlayer(net or self.net, self.game, self.search_params(play=True), device=self.device, name=name)
+        return AlphaZeroPlayer(
+            net or self.net, self.game, self.search_params(play=True), device=self.device, name=name,
+            precision=self.cfg.search_precision,
+        )
 
     def learn(self, ctx: TrainContext, steps: int | None) -> None:
         budget = self.budget(steps)

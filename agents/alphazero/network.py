@@ -9,7 +9,24 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["PolicyValueNet", "NetEvaluator", "uniform_evaluator"]
+__all__ = ["PolicyValueNet", "NetEvaluator", "uniform_evaluator", "search_precision"]
+
+
+def search_precision(choice: str, device: str) -> str:
+    """``auto`` -> ``bfloat16`` on CUDA and on CPUs with native bfloat16 (AVX512-BF16, AMX), else ``float32``.
+
+    Batched bfloat16 inference is about 2x faster than float32 on such CPUs; batch-1 calls are slower,
+    which is why only the batched search uses it.
+    """
+    if choice != "auto":
+        return choice
+    if device.startswith("cuda"):
+        return "bfloat16"
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    return "bfloat16" if native else "float32"
 
 
 class _Block(nn.Module):
@@ -76,13 +93,15 @@ class NetEvaluator:
         game_cls: the game (``batch_encode``).
         device: torch device of ``net``.
         cache_size: positions remembered; the cache is emptied when full. 0 disables it.
-        amp: autocast to bfloat16 on CUDA.
+        precision: ``float32`` or ``bfloat16`` (autocast) for the network calls.
     """
 
-    def __init__(self, net: nn.Module, game_cls: Any, device: str = "cpu", cache_size: int = 100_000, amp: bool = True) -> None:
+    def __init__(
+        self, net: nn.Module, game_cls: Any, device: str = "cpu", cache_size: int = 100_000, precision: str = "float32"
+    ) -> None:
         self.net, self.game, self.device = net, game_cls, device
         self.cache_size = cache_size
-        self.amp = amp and device.startswith("cuda")
+        self.bf16 = precision == "bfloat16"
         self.cache: dict[bytes, tuple[np.ndarray, float]] = {}
         self.calls = 0
         """Network calls made (batches)."""
@@ -97,7 +116,8 @@ class NetEvaluator:
         """Network priors (masked softmax) and values for ``states``, no cache."""
         x = torch.from_numpy(self.game.batch_encode(states)).to(self.device)
         self.net.eval()
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, value = self.net(x)
         logits = logits.float().cpu().numpy()
         logits = np.where(legal, logits, -np.inf)

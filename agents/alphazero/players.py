@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.alphazero.network import NetEvaluator, PolicyValueNet
+from agents.alphazero.network import NetEvaluator, PolicyValueNet, search_precision
 from agents.alphazero.search import Forest, SearchParams
 from lab.players import PlayerSpec, positive_int
 from lab.runs import RunDir, load_state
@@ -54,13 +54,23 @@ class AlphaZeroPlayer:
         params: search parameters (no root noise is used here).
         device: torch device of ``net``.
         name: shown in results.
+        precision: network precision in the search (see :func:`search_precision`).
     """
 
-    def __init__(self, net: torch.nn.Module, game_cls: Any, params: SearchParams, *, device: str = "cpu", name: str = "alphazero") -> None:
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        game_cls: Any,
+        params: SearchParams,
+        *,
+        device: str = "cpu",
+        name: str = "alphazero",
+        precision: str = "auto",
+    ) -> None:
         self.name = name
         self.game = game_cls
         self.params = params
-        self.evaluator = NetEvaluator(net, game_cls, device)
+        self.evaluator = NetEvaluator(net, game_cls, device, precision=search_precision(precision, device))
 
     @classmethod
     def from_spec(cls, spec: PlayerSpec, game_cls: Any, *, seed: int = 0, device: str = "cpu") -> AlphaZeroPlayer:
