@@ -7,7 +7,7 @@ its keyword arguments. The :class:`Scheduler` runs jobs on a backend and publish
 * ``inline``: in the calling process, one at a time (tests, debugging).
 * ``local`` (default): a pool of N worker processes, one fresh process per job, so a crash, SIGKILL or
   OOM kills only that job. Per-job timeout; a failed job is retried ``retries`` times, then recorded as
-  failed with its error. Jobs die with the scheduler's process (Linux: ``PR_SET_PDEATHSIG``).
+  failed with its error. Jobs die with the scheduler's process, even when it is killed with SIGKILL.
 * ``ray``: Ray core tasks on a private local instance or, with ``address``, an existing cluster.
 
 Environment variables a job needs (``WANDB_MODE``, ...) travel in ``Job.env`` and are set in the
@@ -22,12 +22,12 @@ worker explicitly: forked servers and remote Ray workers do not share the caller
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing as mp
 import multiprocessing.connection
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from collections import deque
@@ -251,20 +251,33 @@ def gpu_slots(count: int, used: list[float], need: float) -> list[int] | None:
     return free[: int(need)] if len(free) >= need else None
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent dies (a kill -9 of the scheduler ends its jobs)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+def _die_with(lifeline: Any) -> None:
+    """Kill this job's process group when the scheduler's process dies (even by SIGKILL).
+
+    The scheduler holds the only write end of ``lifeline`` and never writes: reading it returns
+    only at EOF, that is when the scheduler is gone. (The forkserver outlives the scheduler while
+    jobs run, so the parent-death signal alone would not reach them.)
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="lab-job-lifeline", daemon=True).start()
 
 
-def _local_child(job: Job, conn: Any) -> None:
-    _die_with_parent()
-    os.setpgrp()  # its own process group, so a timeout kills the job's children too
+def _local_child(job: Job, conn: Any, lifeline: Any) -> None:
+    os.setpgrp()  # its own process group, so a timeout or the scheduler's death also ends its subprocesses
+    _die_with(lifeline)
     ok, value, seconds = run_job(job)
-    try:
-        conn.send((ok, value, seconds))
-    except Exception as e:  # noqa: BLE001 - an unpicklable result is the job's error
-        conn.send((False, (f"result could not be sent back: {_error_line(e)}", False, ""), seconds))
+    with contextlib.suppress(BrokenPipeError):
+        try:
+            conn.send((ok, value, seconds))
+        except BrokenPipeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - an unpicklable result is the job's error
+            conn.send((False, (f"result could not be sent back: {_error_line(e)}", False, ""), seconds))
     conn.close()
 
 
@@ -286,7 +299,7 @@ class LocalBackend:
         self._ctx.set_forkserver_preload(preload)
         self._gpus = gpus
         self._gpu_used: list[float] = []
-        self._running: dict[int, tuple[Any, Any, Job, list[int]]] = {}
+        self._running: dict[int, tuple[Any, Any, Job, list[int], Any]] = {}
 
     def _gpu_count(self) -> int:
         if self._gpus is None:
@@ -316,18 +329,22 @@ class LocalBackend:
             job = Job(job.name, job.target, job.kwargs, {**job.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, slots))},
                       job.cpus, job.gpus)
         reader, writer = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_local_child, args=(job, writer), name=f"lab-job-{job.name}", daemon=False)
+        life_r, life_w = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=_local_child, args=(job, writer, life_r), name=f"lab-job-{job.name}",
+                                 daemon=False)
         proc.start()
         writer.close()
-        self._running[token] = (proc, reader, job, slots)
+        life_r.close()
+        self._running[token] = (proc, reader, job, slots, life_w)
         return f"pid {proc.pid}"
 
     def _finish(self, token: int) -> None:
-        proc, reader, job, slots = self._running.pop(token)
+        proc, reader, job, slots, life_w = self._running.pop(token)
         for i in slots:
             self._gpu_used[i] = max(0.0, self._gpu_used[i] - min(job.gpus, 1.0))
         reader.close()
         proc.join(timeout=5)
+        life_w.close()
         with contextlib.suppress(Exception):
             proc.close()
 
@@ -335,14 +352,14 @@ class LocalBackend:
         if not self._running:
             return []
         waitables = {}
-        for token, (proc, reader, _job, _slots) in self._running.items():
+        for token, (proc, reader, *_rest) in self._running.items():
             waitables[reader] = token
             waitables[proc.sentinel] = token
         ready = mp.connection.wait(list(waitables), timeout)
         tokens = sorted({waitables[r] for r in ready})
         out = []
         for token in tokens:
-            proc, reader, _job, _slots = self._running[token]
+            proc, reader, *_rest = self._running[token]
             message = None
             try:
                 if reader.poll():

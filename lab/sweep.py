@@ -77,6 +77,10 @@ class SweepSummary:
     best: dict[str, Any] | None = None
     rerun: int = 0
     kept: int = 0
+    seconds: float = 0.0
+    """Wall-clock seconds of this session."""
+    inside: list[float] = field(default_factory=list)
+    """Seconds each trial of this session spent inside its trial function (benchmarks: overhead = the rest)."""
 
 
 # --- checking the sweep against the lab's config -------------------------------------------------
@@ -525,6 +529,7 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
 
     # 1. Trials left RUNNING by a killed sweep are marked interrupted and queued again, same parameters.
     summary = SweepSummary(out=out, total=total)
+    started = time.perf_counter()
     for t in study.get_trials(deepcopy=False):
         if t.state == optuna.trial.TrialState.RUNNING:
             study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
@@ -562,7 +567,8 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
     (out / "trials").mkdir(exist_ok=True)
     table.start()
     try:
-        _write_outputs(spec, study, out)
+        _write_outputs(spec, study, out, plots=False)
+        last_plot = time.monotonic()
         while True:
             while to_start > 0 and sched.free > 0 and not target_hit:
                 if spec.method == "grid":
@@ -594,12 +600,17 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
             if outcome is None:
                 continue
             params, trial, t0 = in_flight.pop(outcome.name)
+            summary.inside.append(outcome.seconds)
             value, state, error = _tell(study, trial, outcome, spec)
             if state == "complete" and spec.target is not None and value is not None:
                 target_hit = value >= spec.target if spec.goal == "maximize" else value <= spec.target
             best = _best(study)
             table.ended(outcome.name, params, value, state, outcome.wall, error, best)
-            _write_outputs(spec, study, out)
+            plots = time.monotonic() - last_plot > 30  # plots take ~0.5 s of CPU the trials could use
+            _write_outputs(spec, study, out, plots=plots)
+            last_plot = time.monotonic() if plots else last_plot
+        _write_outputs(spec, study, out)
+        summary.seconds = time.perf_counter() - started
     finally:
         table.stop()
         for _name, (_params, trial, _t0) in in_flight.items():  # Ctrl-C: leave them to be rerun
@@ -686,7 +697,7 @@ def _rows(spec: SweepSpec, study: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["trial"])
 
 
-def _write_outputs(spec: SweepSpec, study: Any, out: Path) -> None:
+def _write_outputs(spec: SweepSpec, study: Any, out: Path, plots: bool = True) -> None:
     rows = _rows(spec, study)
     buf = io.StringIO()
     fields = ["trial", *(p.path for p in spec.params), spec.metric, "state", "seconds", "error"]
@@ -711,7 +722,7 @@ def _write_outputs(spec: SweepSpec, study: Any, out: Path) -> None:
 
             atomic.write_text(out / "best.yaml", f"# best trial {name}: {spec.metric} = {best[1]:.6g}\n"
                               + yaml.safe_dump(params, sort_keys=False))
-    if rows:
+    if rows and plots:
         from lab.sweepplots import metric_plot, parallel_plot
 
         with contextlib.suppress(Exception):
