@@ -15,6 +15,12 @@ from typing import IO, Any
 __all__ = ["atomic_write", "write_bytes", "write_text", "write_json", "fsync_dir"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Flush a folder's entries (a rename inside it) to disk; a no-op where unsupported."""
     try:
@@ -39,6 +45,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results get the usual permissions
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()

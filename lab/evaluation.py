@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -118,6 +119,9 @@ def evaluate_run(
             raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
         from lab.video import write_video
 
+        # rgb_array rendering needs no display: keep pygame/SDL from looking for one
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         frames, _ret = render(seed=eval_seed)
         fps = float(getattr(env.factory, "metadata", {}).get("render_fps") or 30)
         if env.kind == "gym" and env.factory is not None:
