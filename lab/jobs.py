@@ -8,7 +8,8 @@ its keyword arguments. The :class:`Scheduler` runs jobs on a backend and publish
 * ``local`` (default): a pool of N worker processes, one fresh process per job, so a crash, SIGKILL or
   OOM kills only that job. Per-job timeout; a failed job is retried ``retries`` times, then recorded as
   failed with its error. Jobs die with the scheduler's process, even when it is killed with SIGKILL.
-* ``ray``: Ray core tasks on a private local instance or, with ``address``, an existing cluster.
+* ``ray``: Ray core tasks (or a pool of actors) on a private local Ray instance or, with ``address``,
+  an existing cluster.
 
 Environment variables a job needs (``WANDB_MODE``, ...) travel in ``Job.env`` and are set in the
 worker explicitly: forked servers and remote Ray workers do not share the caller's environment.
@@ -419,12 +420,25 @@ def _ray_entry(job: Job) -> tuple[bool, Any, float]:
     return run_job(job)
 
 
+class _RayWorker:
+    """A long-lived Ray actor running one job at a time (warm imports, e.g. for self-play workers)."""
+
+    def run(self, job: Job) -> tuple[bool, Any, float]:
+        return run_job(job)
+
+
 class RayBackend:
-    """Ray core tasks, one per job, on a private local Ray instance or the cluster at ``address``."""
+    """Ray core: one task per job (default) or, with ``actors=True``, a pool of ``workers`` long-lived actors.
+
+    Without ``address`` a private local Ray instance is started (and shut down on close); with it, the
+    cluster at ``address`` is attached to, after checking within seconds that it answers. An actor whose
+    process dies is replaced; its job is reported as failed (and retried by the scheduler).
+    """
 
     name = "ray"
 
-    def __init__(self, workers: int = 2, *, address: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workers: int = 2, *, address: str | None = None, env: dict[str, str] | None = None,
+                 actors: bool = False) -> None:
         try:
             import ray
         except ImportError:
@@ -443,48 +457,67 @@ class RayBackend:
         if self._owns:
             ray.init(**kwargs)
         self._remote = ray.remote(_ray_entry)
-        self._running: dict[Any, tuple[int, Job]] = {}
+        self._actor_cls = ray.remote(_RayWorker) if actors else None
+        self._idle: list[Any] = []
+        self._running: dict[Any, tuple[int, Job, Any]] = {}
 
     def can_start(self, job: Job) -> bool:
         return len(self._running) < self.capacity
 
     def start(self, token: int, job: Job) -> str:
-        options: dict[str, Any] = {"num_cpus": job.cpus, "max_retries": 0, "runtime_env": {"env_vars": dict(job.env)}}
+        options: dict[str, Any] = {"num_cpus": job.cpus, "runtime_env": {"env_vars": dict(job.env)}}
         if job.gpus:
             options["num_gpus"] = job.gpus
-        ref = self._remote.options(**options).remote(job)
-        self._running[ref] = (token, job)
-        return "ray"
+        actor = None
+        if self._actor_cls is None:
+            ref = self._remote.options(max_retries=0, **options).remote(job)
+        else:
+            actor = self._idle.pop() if self._idle else self._actor_cls.options(**options).remote()
+            ref = actor.run.remote(job)
+        self._running[ref] = (token, job, actor)
+        return "ray actor" if actor is not None else "ray task"
 
     def poll(self, timeout: float | None) -> list[_Done]:
         if not self._running:
             return []
         ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
-        if ready:  # collect everything else that is done too
-            more, _ = self._ray.wait([r for r in self._running if r not in ready], num_returns=len(self._running) - 1,
-                                     timeout=0) if len(self._running) > 1 else ([], [])
+        if ready and len(self._running) > 1:  # collect everything else that is done too
+            rest = [r for r in self._running if r not in ready]
+            more, _ = self._ray.wait(rest, num_returns=len(rest), timeout=0)
             ready = ready + more
         out = []
         for ref in ready:
-            token, _job = self._running.pop(ref)
+            token, _job, actor = self._running.pop(ref)
             try:
                 ok, value, seconds = self._ray.get(ref)
                 out.append(_Done(token, ok, value if ok else None, None if ok else _Failure(*value), seconds))
-            except Exception as e:  # noqa: BLE001 - worker crash, cancellation
+                if actor is not None:
+                    self._idle.append(actor)
+            except Exception as e:  # noqa: BLE001 - worker or actor crash, cancellation
                 out.append(_Done(token, False, failure=_Failure(_error_line(e).split(" (pid=")[0], True)))
+                if actor is not None:
+                    with contextlib.suppress(Exception):
+                        self._ray.kill(actor)
         return out
 
     def cancel(self, token: int) -> None:
-        for ref, (t, _job) in list(self._running.items()):
+        for ref, (t, _job, actor) in list(self._running.items()):
             if t == token:
                 with contextlib.suppress(Exception):
-                    self._ray.cancel(ref, force=True)
+                    if actor is not None:
+                        self._ray.kill(actor)
+                    else:
+                        self._ray.cancel(ref, force=True)
 
     def close(self) -> None:
-        for ref in list(self._running):
+        for ref, (_t, _job, actor) in list(self._running.items()):
             with contextlib.suppress(Exception):
-                self._ray.cancel(ref, force=True)
+                self._ray.kill(actor) if actor is not None else self._ray.cancel(ref, force=True)
+        for actor in self._idle:
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor)
         self._running.clear()
+        self._idle.clear()
         if self._owns:
             self._ray.shutdown()
 

@@ -224,10 +224,20 @@ def test_train_sweep_inline_writes_best_yaml_for_lab_train(tmp_path, monkeypatch
     assert len(list((out / "trials" / "trial-0000" / "wandb").glob("offline-run-*/run-*.wandb"))) == 1
 
 
-def test_program_sweep_on_a_local_ray_instance(tmp_path):
-    pytest.importorskip("ray")
-    path = _program_sweep(tmp_path)
-    out = tmp_path / "out"
-    summary = run_sweep(path, SweepOptions(backend="ray", workers=2, out=str(out), display=False))
-    assert summary.states == {"complete": 3}
-    assert sorted(r["score"] for r in _rows(out)) == ["1.0", "2.0", "3.0"]
+def test_ray_actors_and_a_program_sweep_on_one_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray")
+    from lab.jobs import Job, RayBackend, Scheduler
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with Scheduler(RayBackend(2, actors=True), retries=1) as sched:  # close() frees the actors' CPUs
+            sched.submit(Job("env", "os:getenv", {"key": "LAB_RAY_TEST"}, env={"LAB_RAY_TEST": "sent"}))
+            sched.submit(Job("power", "builtins:pow", {"base": 3, "exp": 2}))
+            assert {o.name: o.result for o in sched.drain()} == {"env": "sent", "power": 9}
+        path = _program_sweep(tmp_path)
+        out = tmp_path / "out"
+        summary = run_sweep(path, SweepOptions(backend="ray", workers=2, out=str(out), display=False))
+        assert summary.states == {"complete": 3}
+        assert sorted(r["score"] for r in _rows(out)) == ["1.0", "2.0", "3.0"]
+    finally:
+        ray.shutdown()
