@@ -436,11 +436,14 @@ class _Table:
         return table
 
     def started(self, name: str, params: dict) -> None:
-        self.running[name] = (params, time.time())
+        fixed = {p.path for p in self.spec.params if p.fixed}
+        self.running[name] = ({k: v for k, v in params.items() if k not in fixed}, time.time())
 
     def ended(self, name: str, params: dict, value: Any, state: str, seconds: float, error: str,
               best: tuple[str, float] | None) -> None:
         self.running.pop(name, None)
+        fixed = {p.path for p in self.spec.params if p.fixed}
+        params = {k: v for k, v in params.items() if k not in fixed}
         self.rows.append((name, params, value, state, seconds))
         self.best = best
         if self.live is None and self.display:

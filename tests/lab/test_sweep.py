@@ -241,3 +241,14 @@ def test_ray_actors_and_a_program_sweep_on_one_local_ray_instance(tmp_path):
         assert sorted(r["score"] for r in _rows(out)) == ["1.0", "2.0", "3.0"]
     finally:
         ray.shutdown()
+
+
+def test_wandb_engine_offline_says_why_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    path = _program_sweep(tmp_path)
+    with pytest.raises(LabError) as e:
+        run_sweep(path, SweepOptions(engine="wandb", out=str(tmp_path / "out"), display=False))
+    assert str(e.value) == (
+        "--engine wandb needs a W&B API key and the network (W&B's sweep controller runs on its server; "
+        "no key is configured or WANDB_MODE is offline); the default --engine optuna runs the same file offline"
+    )
