@@ -11,6 +11,7 @@ PlayerSpec(name='alphazero', args=('runs/az',), options={'sims': '400'}, text='a
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -131,12 +132,16 @@ def play_games(
     games: int,
     *,
     alternate: bool = True,
+    opening_moves: int = 0,
+    seed: int = 0,
     on_game_end: Callable[[int, Game, float], None] | None = None,
 ) -> list[float]:
     """Play ``games`` games between ``players[0]`` and ``players[1]``, all in flight together.
 
     With ``alternate``, ``players[0]`` moves first in even-numbered games and second in odd ones. Each
     turn, all games waiting on the same player go to it together (``act_many`` when it has one).
+    ``opening_moves`` random moves (seeded by ``seed``) start each game, the same for games ``2k`` and
+    ``2k + 1``: two deterministic players then still meet in varied positions, each side of each opening.
 
     Returns:
         ``players[0]``'s score per game: 1 win, 0.5 draw, 0 loss.
@@ -144,8 +149,19 @@ def play_games(
     if games < 1:
         raise LabError(f"games: expected a positive number, got {games}")
     boards = [game_cls() for _ in range(games)]
+    rng = random.Random(seed)
+    for k in range(0, games, 2):
+        for _ in range(opening_moves):
+            if boards[k].done:
+                break
+            action = rng.choice(boards[k].legal_actions())
+            for board in boards[k : k + 2]:
+                board.play(action)
     first = [0 if (not alternate or i % 2 == 0) else 1 for i in range(games)]  # who moves first in game i
     scores: list[float] = [float("nan")] * games
+    for i, board in enumerate(boards):  # a random opening that already ended the game
+        if board.done:
+            scores[i] = score_of(board, first[i])
     while True:
         live = [i for i, g in enumerate(boards) if not g.done]
         if not live:

@@ -309,7 +309,10 @@ class AlphaZero:
         if self.previous is not None:
             old = build_net(self.game, cfg.channels, cfg.blocks).to(self.device)
             old.load_state_dict(self.previous)
-            scores = play_games(self.game, [me, self.player(old, name="previous")], cfg.eval_games)
+            # Both sides are deterministic: random two-move openings make the games differ.
+            scores = play_games(
+                self.game, [me, self.player(old, name="previous")], cfg.eval_games, opening_moves=2, seed=self.iteration
+            )
             out["eval/score_vs_previous"] = describe_scores(scores)["score"]
         self.previous = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         if last:

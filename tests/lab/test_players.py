@@ -6,7 +6,7 @@ import pytest
 
 from envs.games import ConnectFour, TicTacToe
 from lab.errors import LabError, UnknownNameError
-from lab.players import PlayerSpec, make_player, parse_spec
+from lab.players import PlayerSpec, make_player, parse_spec, play_games
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,15 @@ def test_bad_specs_say_what_is_wrong(spec, game_cls, error, match):
 def test_alphazero_spec_needs_an_alphazero_checkpoint(tmp_path):
     with pytest.raises(LabError, match=r"holds no alphazero checkpoint"):
         make_player(f"alphazero:{tmp_path}", TicTacToe)
+
+
+def test_play_games_alternates_colours_and_shares_openings():
+    histories = {}
+    first_player = make_player("minimax", TicTacToe, seed=0)
+    scores = play_games(
+        TicTacToe, [first_player, make_player("random", TicTacToe, seed=1)], 6, opening_moves=2, seed=5,
+        on_game_end=lambda i, game, score: histories.__setitem__(i, game.history),
+    )
+    assert len(scores) == 6 and all(s in (0.0, 0.5, 1.0) for s in scores)
+    for k in (0, 2, 4):
+        assert histories[k][:2] == histories[k + 1][:2]
