@@ -132,5 +132,6 @@ def test_wandb_offline_run_id_is_kept_across_resume(tmp_path, monkeypatch):
     assert len(run_id) == 8
     resume(tmp_path / "r", display=False)
     assert (tmp_path / "r" / "wandb_id").read_text().strip() == run_id
-    offline = list((tmp_path / "r" / "wandb").glob(f"offline-run-*-{run_id}"))
-    assert len(offline) == 2, offline  # both processes wrote to the same W&B run id
+    offline = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
+    # both parts logged to the same W&B run (one folder per start second, all with the stored id)
+    assert offline and {p.name.rsplit("-", 1)[1] for p in offline} == {run_id}, offline
