@@ -455,7 +455,15 @@ class RayBackend:
             kwargs.update(address="local", num_cpus=workers)
         self._owns = not ray.is_initialized()
         if self._owns:
-            ray.init(**kwargs)
+            if address:  # something answers there; give up within seconds if it is not a Ray cluster
+                os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "3")
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                if not address:
+                    raise
+                raise LabError(f"--address {address}: cannot attach to a Ray cluster there "
+                               f"({_error_line(e)[:200]})") from None
         self._remote = ray.remote(_ray_entry)
         self._actor_cls = ray.remote(_RayWorker) if actors else None
         self._idle: list[Any] = []
