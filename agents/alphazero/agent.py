@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents.alphazero.network import NetEvaluator, search_precision
 from agents.alphazero.players import AlphaZeroPlayer, build_net
 from agents.alphazero.search import SearchParams
 from agents.alphazero.selfplay import self_play
@@ -218,8 +219,8 @@ class AlphaZero:
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, self.iteration])
         torch.manual_seed(self.seed * 1_000_003 + self.iteration)
-        evaluator = self.player().evaluator
-        evaluator.cache_size = cfg.cache_size
+        precision = search_precision(cfg.search_precision, self.device)
+        evaluator = NetEvaluator(self.net, self.game, self.device, cfg.cache_size, precision=precision)
         t0 = time.perf_counter()
         records, sims = self_play(
             self.game,
