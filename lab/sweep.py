@@ -543,10 +543,7 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
     summary.kept = sum(1 for t in trials if _counted(t))
     taken = {_slot(t) for t in trials if _counted(t) or t.state == optuna.trial.TrialState.WAITING}
     free_slots = (s for s in range(10**9) if s not in taken)
-    waiting = sum(1 for t in trials if t.state == optuna.trial.TrialState.WAITING)
-    to_start = max(0, total - summary.kept)
-    # a WAITING trial beyond what is still needed would be picked up by ask() later: never ask that far
-    del waiting
+    to_start = max(0, total - summary.kept)  # study.ask() takes the WAITING reruns first
 
     is_train = spec.program is None
     program = str(_program_path(spec, sweep_file)) if not is_train else None

@@ -252,3 +252,16 @@ def test_wandb_engine_offline_says_why_in_one_line(tmp_path, monkeypatch):
         "--engine wandb needs a W&B API key and the network (W&B's sweep controller runs on its server; "
         "no key is configured or WANDB_MODE is offline); the default --engine optuna runs the same file offline"
     )
+
+
+def test_out_folder_of_another_sweep_is_refused(tmp_path):
+    path = _program_sweep(tmp_path)
+    out = tmp_path / "out"
+    run_sweep(path, SweepOptions(trials=1, backend="inline", out=str(out), display=False))
+    other = tmp_path / "other.yaml"
+    other.write_text(path.read_text().replace("maximize", "minimize"))
+    with pytest.raises(LabError) as e:
+        run_sweep(other, SweepOptions(trials=1, backend="inline", out=str(out), display=False))
+    assert str(e.value) == (
+        f"--out {out} holds a different sweep ({out / 'sweep.yaml'}); use another --out or remove the folder"
+    )
