@@ -110,7 +110,7 @@ _TUNED: dict[str, dict[str, Any]] = {
         "minutes": 60.0,
         "games_per_iteration": 128,
         "simulations": 64,
-        "play_simulations": 200,
+        "play_simulations": 400,  # as many as the mcts:400 target gets
         "channels": 32,
         "blocks": 3,
         "dirichlet_alpha": 1.0,
