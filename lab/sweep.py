@@ -232,7 +232,7 @@ class MetricReporter:
         hits = closest(self.metric, seen, n=1)
         hint = f"; did you mean {hits[0]!r}?" if hits else ""
         listed = f" It reported: {', '.join(seen[:12])}" if seen else " It reported no metrics."
-        return LabError(f"metric.name: {self.metric!r} was never reported by this trial{hint}{listed}")
+        return LabError(f"metric.name: {self.metric!r} was never reported by this trial{hint or '.'}{listed}")
 
 
 def run_train_trial(
@@ -291,13 +291,65 @@ def _command(spec_command: list[str] | None, program: str, params: dict[str, Any
     return out
 
 
-def _wandb_summary(run_dir: Path, metric: str) -> float | None:
+def _wandb_records(path: Path) -> Iterator[bytes]:
+    """The records of a ``run-*.wandb`` file (LevelDB log format: 32 KiB blocks, 7-byte record headers)."""
+    import struct
+
+    raw = path.read_bytes()
+    if raw[:4] != b":W&B":
+        return
+    block, pos, buf = 32768, 7, b""
+    while pos + 7 <= len(raw):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        _crc, length, kind = struct.unpack("<IHB", raw[pos:pos + 7])
+        chunk = raw[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind == 1:  # full
+            yield chunk
+        elif kind == 2:  # first
+            buf = chunk
+        elif kind == 3:  # middle
+            buf += chunk
+        elif kind == 4:  # last
+            yield buf + chunk
+            buf = b""
+
+
+def _wandb_metric(run_dir: Path, metric: str) -> tuple[float | None, set[str]]:
+    """The last value of ``metric`` the program logged to W&B (its run files under ``run_dir/wandb``),
+    and every metric name it logged."""
+    value: float | None = None
+    seen: set[str] = set()
     for summary in sorted(run_dir.glob("wandb/*run-*/files/wandb-summary.json")):
         with contextlib.suppress(OSError, ValueError):
-            value = json.loads(summary.read_text()).get(metric)
-            if isinstance(value, (int, float)):
-                return float(value)
-    return None
+            data = json.loads(summary.read_text())
+            seen.update(k for k in data if not k.startswith("_"))
+            if isinstance(data.get(metric), (int, float)):
+                value = float(data[metric])
+    if value is not None:
+        return value, seen
+    try:
+        from wandb.proto import wandb_internal_pb2 as pb
+    except ImportError:
+        return None, seen
+    for path in sorted(run_dir.glob("wandb/*run-*/run-*.wandb")):
+        with contextlib.suppress(Exception):
+            for data in _wandb_records(path):
+                record = pb.Record()
+                record.ParseFromString(data)
+                kind = record.WhichOneof("record_type")
+                items = record.history.item if kind == "history" else record.summary.update if kind == "summary" else []
+                for item in items:
+                    key = item.key or "/".join(item.nested_key)
+                    if key.startswith("_"):
+                        continue
+                    seen.add(key)
+                    if key == metric:
+                        with contextlib.suppress(ValueError, TypeError):
+                            value = float(json.loads(item.value_json))
+    return value, seen
 
 
 def _follow(proc: subprocess.Popen, log: Any, bus: EventBus, stopped: list[str]) -> int:
@@ -327,7 +379,7 @@ def run_program_trial(
     """Run ``program`` the way a W&B agent does (``--key=value`` args, ``WANDB_SWEEP_PARAM_PATH``).
 
     The metric is read from JSON lines the program prints (``{"loss": 0.3}``; each one is an iteration
-    for hyperband; the last one is the result), else from its W&B run summary.
+    for hyperband; the last one is the result), else from what it logged to W&B (online or offline).
     """
     import yaml
 
@@ -359,7 +411,10 @@ def run_program_trial(
     if code != 0:
         tail = (path / "output.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
         raise RuntimeError(f"{shlex.join(cmd[:3])} exited with code {code}: {tail[0][:200]}")
-    value = reporter.values[-1] if reporter.values else _wandb_summary(path, metric)
+    value = reporter.values[-1] if reporter.values else None
+    if value is None:
+        value, logged = _wandb_metric(path, metric)
+        reporter.seen.update(logged)
     if value is None or not math.isfinite(value):
         raise reporter.missing()
     return {"state": "complete", "value": value, "seconds": seconds}

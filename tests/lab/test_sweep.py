@@ -265,3 +265,21 @@ def test_out_folder_of_another_sweep_is_refused(tmp_path):
     assert str(e.value) == (
         f"--out {out} holds a different sweep ({out / 'sweep.yaml'}); use another --out or remove the folder"
     )
+
+
+def test_program_metric_read_from_its_offline_wandb_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    (tmp_path / "logs_to_wandb.py").write_text(textwrap.dedent("""\
+        import wandb
+        run = wandb.init(settings=wandb.Settings(silent=True, console="off", x_disable_stats=True))
+        for k in (1, 2, 3):
+            run.log({"score": run.config["x"] * k})  # x from WANDB_SWEEP_PARAM_PATH, as under a W&B agent
+        run.finish()
+        """))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"name": "wb", "method": "grid", "program": str(tmp_path / "logs_to_wandb.py"),
+                                    "metric": {"name": "score", "goal": "maximize"},
+                                    "parameters": {"x": {"values": [2]}}}))
+    out = tmp_path / "out"
+    run_sweep(path, SweepOptions(backend="inline", out=str(out), display=False))
+    assert [(r["x"], r["score"], r["state"]) for r in _rows(out)] == [("2", "6.0", "complete")]
