@@ -593,9 +593,9 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
             study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
             study.enqueue_trial(t.params, user_attrs={"slot": _slot(t), "rerun_of": t.number})
-            summary.rerun += 1
     trials = study.get_trials(deepcopy=False)
     summary.kept = sum(1 for t in trials if _counted(t))
+    summary.rerun = sum(1 for t in trials if t.state == optuna.trial.TrialState.WAITING and "rerun_of" in t.user_attrs)
     taken = {_slot(t) for t in trials if _counted(t) or t.state == optuna.trial.TrialState.WAITING}
     free_slots = (s for s in range(10**9) if s not in taken)
     to_start = max(0, total - summary.kept)  # study.ask() takes the WAITING reruns first
