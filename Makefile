@@ -44,9 +44,12 @@ demo: install
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Every benchmark prints its figures and ends with one JSON line (README: Benchmarks).
 bench: install
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/solve_time.py --seeds 5
+	$(PY) benchmarks/sweep_scaling.py
+	$(PY) benchmarks/mcts_speed.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache

@@ -454,7 +454,20 @@ def train(
     check_fits(cfg.algo, agent_cls, resolve_env(cfg.env))  # before making the folder
     run = _new_run_dir(cfg, run_dir)
     save_yaml(cfg, run.config_path, header=f"lab train --config {run.config_path}  reproduces this run")
-    return _execute(cfg, run, None, subscribers=subscribers, display=display)
+    try:
+        return _execute(cfg, run, None, subscribers=subscribers, display=display)
+    except LabError:
+        _remove_unstarted(run)
+        raise
+
+
+def _remove_unstarted(run: RunDir) -> None:
+    """Remove the folder a run just made when bad input stopped it before it started (no checkpoint, no start)."""
+    started = any(e.get("event") == RunStarted.__name__ for e in read_events(run.events_path))
+    if not started and not run.checkpoints():
+        import shutil
+
+        shutil.rmtree(run.path, ignore_errors=True)
 
 
 def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: bool = True) -> TrainResult:

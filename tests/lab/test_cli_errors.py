@@ -141,3 +141,13 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: sac cannot train on CartPole-v1")
     assert not Path(tmp_path, "runs").exists()
+
+
+def test_a_config_the_agent_rejects_leaves_no_run_folder(tmp_path):
+    run = tmp_path / "r"
+    result = run_cli("train", "alphazero", "connect_four", "--iterations", "1", "--run-dir", str(run), "--no-track",
+                     "--set", "agent.eval_opponents=[minimax]")
+    assert one_error_line(result) == (
+        "player spec 'minimax': connect_four is too large for an exhaustive search; use mcts:N instead"
+    )
+    assert not run.exists()
