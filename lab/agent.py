@@ -26,6 +26,8 @@ class Budget:
 
     total: float
     unit: str = "steps"
+    done: float = 0.0
+    """Already used (in ``unit``) when the budget is measured in something other than ``step``, e.g. seconds."""
 
 
 @dataclass

@@ -123,6 +123,8 @@ class RunStarted(Event):
     total: float | None = None
     """Budget in ``unit`` (steps, iterations or seconds); ``None`` when open-ended."""
     unit: str = "steps"
+    done: float = 0.0
+    """Budget already used, in ``unit`` (a resumed time-budget run's elapsed seconds)."""
     resumed_from: int | None = None
     """Step of the checkpoint this run resumed from, if any."""
 

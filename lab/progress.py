@@ -60,6 +60,7 @@ class ProgressDisplay:
         self._label = ""
         self._t0 = time.perf_counter()
         self._step0 = 0
+        self._done0 = 0.0
         self._step = 0
         self._last_draw = 0.0
         self._next_line = 0.1
@@ -78,7 +79,7 @@ class ProgressDisplay:
     # --- figures ----------------------------------------------------------------------------
     def _done(self) -> float:
         if self._unit == "seconds":
-            return self._step0 + (time.perf_counter() - self._t0)
+            return self._done0 + (time.perf_counter() - self._t0)
         return float(self._step)
 
     def _rate(self) -> float:
@@ -116,6 +117,7 @@ class ProgressDisplay:
         self._total = e.total
         self._unit = e.unit
         self._step0 = self._step = e.step
+        self._done0 = e.done if e.unit == "seconds" else float(e.step)
         self._t0 = time.perf_counter()
         if e.resumed_from is not None:
             self.console.print(f"resuming {e.run_dir} from step {e.resumed_from:,}")

@@ -388,6 +388,7 @@ def _execute(
                 config=to_dict(cfg),
                 total=budget.total,
                 unit=budget.unit,
+                done=budget.done,
                 resumed_from=start if state is not None else None,
             )
         )

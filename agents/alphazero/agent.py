@@ -176,7 +176,7 @@ class AlphaZero:
         if self.cfg.iterations is not None:
             return Budget(float(self.cfg.iterations), "iterations")
         if self.cfg.minutes is not None:
-            return Budget(self.cfg.minutes * 60.0, "seconds")
+            return Budget(self.cfg.minutes * 60.0, "seconds", done=self.elapsed)
         raise ConfigError("alphazero needs a budget: --minutes M or --iterations I")
 
     def search_params(self, *, play: bool = False) -> SearchParams:
