@@ -25,9 +25,9 @@ $(STAMP): pyproject.toml
 	@# machine has one; else the CPU wheel index on machines without an NVIDIA GPU; else PyPI.
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 	    echo "keeping installed torch $$($(PY) -c 'import torch; print(torch.__version__)')"; \
-	elif $(PY) -m pip install -q --no-index torch==2.13.0 2>/dev/null; then \
-	    echo "installed torch 2.13.0 from a local build"; \
-	elif ! command -v nvidia-smi >/dev/null && $(PY) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; then \
+	elif $(PY) -m pip install -q --no-index --no-deps torch==2.13.0 2>/dev/null; then \
+	    $(PY) -m pip install -q torch==2.13.0 && echo "installed torch 2.13.0 from a local build (and its dependencies)"; \
+	elif ! command -v nvidia-smi >/dev/null && $(PY) -m pip install -q --retries 1 --timeout 30 torch --index-url https://download.pytorch.org/whl/cpu; then \
 	    echo "installed the CPU build of torch"; \
 	else \
 	    $(PY) -m pip install -q torch; \
