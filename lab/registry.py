@@ -140,7 +140,8 @@ class Registry:
         except LabError as e:
             return f"(unavailable: {e})"
         text = getattr(obj, "description", None) or (obj.__doc__ or "")
-        return text.strip().splitlines()[0] if text.strip() else ""
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        return first.replace("``", "`")  # docstrings use reST literals; a terminal line wants plain ones
 
 
 AGENTS = Registry("agent", "lab.agents")
