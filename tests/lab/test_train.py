@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -133,5 +134,6 @@ def test_wandb_offline_run_id_is_kept_across_resume(tmp_path, monkeypatch):
     resume(tmp_path / "r", display=False)
     assert (tmp_path / "r" / "wandb_id").read_text().strip() == run_id
     offline = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
-    # both parts logged to the same W&B run (one folder per start second, all with the stored id)
-    assert offline and {p.name.rsplit("-", 1)[1] for p in offline} == {run_id}, offline
+    # both parts logged to the same W&B run: offline-run-<time>-<id>, with "-1" added when both start
+    # within the same second
+    assert offline and all(re.fullmatch(rf"offline-run-\d+_\d+-{run_id}(-\d+)?", p.name) for p in offline), offline
