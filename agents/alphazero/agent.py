@@ -240,7 +240,7 @@ class AlphaZero:
             )
         self._add(records)
         t1 = time.perf_counter()
-        losses = self._train(len(np.concatenate([r.values for r in records])), rng)
+        losses = self._train(sum(len(r.values) for r in records), rng)
         return {
             "selfplay/games_per_hour": 3600.0 * len(records) / play_s,
             "selfplay/sims_per_s": sims / play_s,

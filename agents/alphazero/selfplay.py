@@ -64,6 +64,8 @@ def self_play(
     forest.reset(slots, states)
     trajectories: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(parallel)]
     active = np.ones(parallel, dtype=bool)
+    move_no = np.zeros(parallel, dtype=np.int64)
+    """Moves played so far in each slot's game."""
     started, sims = parallel, 0
     done: list[GameRecord] = []
     while active.any():
@@ -71,11 +73,11 @@ def self_play(
         forest.search(t, evaluate, params, rng)
         sims += params.simulations * t.size
         visits = forest.visits(t)
-        moves = np.array([len(trajectories[i]) for i in t])
-        actions = pick_actions(visits, moves < temperature_moves, rng)
+        actions = pick_actions(visits, move_no[t] < temperature_moves, rng)
         policies = visits / visits.sum(1, keepdims=True)
         for k, i in enumerate(t):
             trajectories[i].append((states[i].copy(), policies[k].astype(np.float32)))
+        move_no[t] += 1
         next_states, terminal, reward = game_cls.batch_step(states[t], actions)
         states[t] = next_states
         going = ~terminal
@@ -92,6 +94,7 @@ def self_play(
                 GameRecord(np.stack([s for s, _ in traj]), np.stack([p for _, p in traj]), values, first)
             )
             trajectories[i] = []
+            move_no[i] = 0
             if started < games:
                 started += 1
                 states[i] = game_cls.batch_initial(1)[0]
