@@ -8,9 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lab import atomic
+
 __all__ = ["metric_plot", "parallel_plot"]
 
 _COLORS = {"complete": "tab:blue", "pruned": "tab:orange", "failed": "tab:red"}
+
+
+def _save(fig: Any, out: str | os.PathLike, **kwargs: Any) -> None:
+    """Write the figure as PNG through a temporary file, so a crash never leaves half a plot."""
+    with atomic.atomic_write(out, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, **kwargs)
 
 
 def _pyplot() -> Any:
@@ -49,7 +57,7 @@ def metric_plot(rows: Sequence[dict[str, Any]], spec: Any, out: str | os.PathLik
     ax.set_title(f"sweep {spec.name}: {spec.goal} {spec.metric}")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    _save(fig, out)
     plt.close(fig)
     return Path(out)
 
@@ -96,6 +104,6 @@ def parallel_plot(rows: Sequence[dict[str, Any]], spec: Any, out: str | os.PathL
     ax.set_xticks(xs, axes_names, fontsize=8)
     ax.set_yticks([])
     ax.set_title(f"sweep {spec.name}: parameters and {spec.metric} (dashed: pruned or failed)")
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    _save(fig, out, bbox_inches="tight")
     plt.close(fig)
     return Path(out)
