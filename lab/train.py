@@ -329,8 +329,16 @@ def _finished_already(run: RunDir) -> bool:
     return run.model_path.exists() and bool(events) and events[-1].get("event") == RunFinished.__name__
 
 
+def _checked_env(cfg: TrainConfig) -> EnvInfo:
+    """Probe the config's environment once and check that its agent can handle the spaces."""
+    env = resolve_env(cfg.env)
+    check_fits(cfg.algo, AGENTS.load(cfg.algo), env)
+    return env
+
+
 def _execute(
     cfg: TrainConfig,
+    env: EnvInfo,
     run: RunDir,
     state: dict[str, Any] | None,
     *,
@@ -339,8 +347,6 @@ def _execute(
 ) -> TrainResult:
     t0 = time.perf_counter()
     agent_cls = AGENTS.load(cfg.algo)
-    env = resolve_env(cfg.env)
-    check_fits(cfg.algo, agent_cls, env)
     device = resolve_device(cfg.device)
     threads = cfg.threads or getattr(agent_cls, "default_threads", None)
     if threads:
@@ -451,12 +457,11 @@ def train(
         subscribers: extra objects with ``attach(bus)`` (sweeps attach pruners here).
         display: draw the live progress display.
     """
-    agent_cls = AGENTS.load(cfg.algo)
-    check_fits(cfg.algo, agent_cls, resolve_env(cfg.env))  # before making the folder
+    env = _checked_env(cfg)  # before making the folder
     run = _new_run_dir(cfg, run_dir)
     save_yaml(cfg, run.config_path, header=f"lab train --config {run.config_path}  reproduces this run")
     try:
-        return _execute(cfg, run, None, subscribers=subscribers, display=display)
+        return _execute(cfg, env, run, None, subscribers=subscribers, display=display)
     except LabError:
         _remove_unstarted(run)
         raise
@@ -480,6 +485,7 @@ def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: boo
         ev = next((e for e in reversed(events) if e.get("event") == EvalCompleted.__name__), None)
         summary = {k: ev[k] for k in ("mean_return", "std_return", "episodes")} if ev else None
         return TrainResult(run.path, "finished", int(events[-1].get("step", 0)), 0.0, summary, reason="already finished")
+    env = _checked_env(cfg)  # before touching the run's files
     state = None
     if run.latest_checkpoint() is not None:
         ckpt, state = run.load_checkpoint()
@@ -491,4 +497,4 @@ def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: boo
     else:
         roll_back(run.events_path, -1, None)
     run.clean_temporaries()
-    return _execute(cfg, run, state, subscribers=subscribers, display=display)
+    return _execute(cfg, env, run, state, subscribers=subscribers, display=display)
