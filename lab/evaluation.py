@@ -6,11 +6,14 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab import atomic
 from lab.events import EvalCompleted, EventBus, SafePoint
 from lab.runs import RunDir
+
+if TYPE_CHECKING:
+    from lab.envs import EnvInfo
 
 __all__ = ["PeriodicEvaluator", "eval_event", "write_eval_json", "EVAL_SEED_OFFSET"]
 
@@ -123,10 +126,15 @@ def evaluate_run(
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         frames, _ret = render(seed=eval_seed)
-        fps = float(getattr(env.factory, "metadata", {}).get("render_fps") or 30)
-        if env.kind == "gym" and env.factory is not None:
-            probe = env.factory()
-            fps = float(probe.metadata.get("render_fps") or fps)
-            probe.close()
-        extra["video"] = str(write_video(frames, run.path / "episode", fps=fps))
+        extra["video"] = str(write_video(frames, run.path / "episode", fps=_render_fps(env)))
     return event, extra
+
+
+def _render_fps(env: EnvInfo) -> float:
+    """The frame rate the environment declares for rendering (30 when it declares none)."""
+    metadata = getattr(env.factory, "metadata", None)
+    if env.kind == "gym" and env.factory is not None:
+        probe = env.factory()  # a Gymnasium env declares it on the instance
+        metadata = probe.metadata
+        probe.close()
+    return float((metadata or {}).get("render_fps") or 30)

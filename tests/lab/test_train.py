@@ -58,6 +58,30 @@ def test_saved_config_reproduces_the_run(tmp_path):
     )["returns"]
 
 
+def test_eval_video_writes_one_episode_at_the_env_frame_rate(tmp_path, monkeypatch):
+    import imageio.v2 as imageio
+
+    import lab.video
+    from lab.evaluation import evaluate_run
+
+    written = {}
+    real = lab.video.write_video
+
+    def spy(frames, stem, fps):
+        written.update(frames=len(frames), fps=fps)
+        return real(frames, stem, fps=fps)
+
+    monkeypatch.setattr(lab.video, "write_video", spy)
+    train(_ppo(), run_dir=tmp_path / "r", display=False)
+    event, extra = evaluate_run(str(tmp_path / "r"), episodes=2, video=True)
+    path = Path(extra["video"])
+    assert written["fps"] == 50.0  # CartPole-v1 declares render_fps 50
+    assert path.parent == tmp_path / "r" and path.stem == "episode" and path.suffix in (".gif", ".mp4")
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    assert len(imageio.mimread(path)) >= 1 and event.episodes == 2
+    assert written["frames"] >= 9  # an episode of CartPole lasts at least 9 steps (plus the first frame)
+
+
 def test_same_seed_gives_identical_sac_evaluations_and_another_seed_does_not(tmp_path):
     def run(name, seed):
         cfg = resolve_config(algo="sac", env="Pendulum-v1", sets=[*TINY_SAC, "steps=300", f"seed={seed}"], flags={"track": False, "eval_episodes": 2})
