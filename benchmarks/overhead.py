@@ -79,7 +79,7 @@ def child_raw(spec: dict) -> dict:
     import stable_baselines3
 
     model = getattr(stable_baselines3, agent.algorithm)(
-        agent._policy(), agent.make_vec_env(cfg.agent.n_envs, cfg.seed), seed=cfg.seed, device="cpu", verbose=0,
+        agent.sb3_policy(), agent.make_vec_env(cfg.agent.n_envs, cfg.seed), seed=cfg.seed, device="cpu", verbose=0,
         **agent.sb3_kwargs(),
     )
     del agent

@@ -91,10 +91,11 @@ class SB3Agent:
         self.venv = self.make_vec_env(cfg.n_envs, seed)
         self._writer = BusWriter()
         algo_cls = getattr(stable_baselines3, self.algorithm)
-        self.model = algo_cls(self._policy(), self.venv, seed=seed, device=device, verbose=0, **self.sb3_kwargs())
+        self.model = algo_cls(self.sb3_policy(), self.venv, seed=seed, device=device, verbose=0, **self.sb3_kwargs())
         self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
 
-    def _policy(self) -> str:
+    def sb3_policy(self) -> str:
+        """The SB3 policy class name: the configured one, or the one that fits the observations."""
         if self.cfg.policy != "auto":
             return self.cfg.policy
         obs = self.venv.observation_space
