@@ -134,6 +134,13 @@ class OffPolicyConfig(SB3Config):
     """Update the model every train_freq steps (per environment)."""
     gradient_steps: int = 1
     """Gradient steps per update; -1: as many as environment steps collected."""
+    n_steps: int = 1
+    """Steps of the n-step return the TD targets bootstrap from (1: one-step TD)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_steps < 1:
+            raise ValueError(f"n_steps: expected a positive number, got {self.n_steps}")
 
 
 @dataclass

@@ -114,3 +114,19 @@ def test_hyperparams_file_through_the_cli_reports_unused_keys(tmp_path):
     result = CliRunner().invoke(app, ["config", "dqn", "Acrobot-v1", "--hyperparams", str(path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {path}: no entry for 'Acrobot-v1'; it has: CartPole-v1"
+
+
+def test_off_policy_n_steps_gives_sb3_n_step_returns():
+    import numpy as np
+
+    from lab.envs import resolve_env
+
+    cfg = DQN.Config(n_steps=3, gamma=0.5, learning_starts=10_000, buffer_size=1_000)
+    agent = DQN(cfg, resolve_env("CartPole-v1"), seed=0, device="cpu")
+    agent.model.learn(300)  # collection only: learning starts later
+    batch = agent.model.replay_buffer.sample(256)
+    rewards = set(np.round(batch.rewards.numpy().ravel(), 6).tolist())
+    # CartPole pays 1 per step: 1 + 0.5 + 0.25 over three steps, less where the episode ends sooner
+    assert rewards <= {1.0, 1.5, 1.75} and 1.75 in rewards
+    with pytest.raises(ValueError, match="n_steps: expected a positive number, got 0"):
+        DQN.Config(n_steps=0)
