@@ -60,6 +60,10 @@ class SB3Config:
             raise ValueError(f"learning_rate: expected a positive number, got {self.learning_rate}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma: expected a value in [0, 1], got {self.gamma}")
+        for name in ("n_steps", "batch_size"):  # on- and off-policy agents both have some of these
+            value = getattr(self, name, None)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}: expected a positive number, got {value}")
 
 
 @dataclass
@@ -99,6 +103,11 @@ class PPOConfig(OnPolicyConfig):
     target_kl: float | None = None
     """Stop a rollout's epochs early when the KL divergence exceeds this; null: never."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.batch_size == 1:  # SB3 normalizes advantages over the minibatch
+            raise ValueError("batch_size: expected at least 2, got 1")
+
 
 @dataclass
 class A2CConfig(OnPolicyConfig):
@@ -136,11 +145,6 @@ class OffPolicyConfig(SB3Config):
     """Gradient steps per update; -1: as many as environment steps collected."""
     n_steps: int = 1
     """Steps of the n-step return the TD targets bootstrap from (1: one-step TD)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.n_steps < 1:
-            raise ValueError(f"n_steps: expected a positive number, got {self.n_steps}")
 
 
 @dataclass
