@@ -324,6 +324,8 @@ def analyze(
                 lines = positions.read_text().splitlines()
             except OSError as e:
                 raise LabError(f"--positions {positions}: cannot read it ({e.strerror})") from None
+            except UnicodeDecodeError:
+                raise LabError(f"--positions {positions}: not a UTF-8 text file") from None
             for i, line in enumerate(lines, start=1):
                 text = line.split("#", 1)[0].strip()
                 if text:
