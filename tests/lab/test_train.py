@@ -115,7 +115,7 @@ def test_stop_request_checkpoints_and_resume_finishes_at_the_budget(tmp_path):
     assert [s["resumed_from"] for s in starts] == [None, first.step]
     episode_ends = [e["step"] for e in events if e["event"] == "EpisodeEnded"]
     # Pendulum episodes are 200 steps; the resumed run starts a fresh episode at the checkpoint's step
-    assert episode_ends == [200, first.step + 200, 600] if first.step == 200 else [200, first.step + 200]
+    assert episode_ends == ([200, first.step + 200, 600] if first.step == 200 else [200, first.step + 200])
     again = resume(tmp_path / "r", display=False)
     assert again.reason == "already finished" and again.step == 600
 
