@@ -21,6 +21,11 @@ def _umask() -> int:
     return mask
 
 
+_FILE_MODE = 0o666 & ~_umask()
+"""Permissions of a newly created file under the process umask, read once: setting the umask to read it
+is process-wide and not thread-safe, so it is not done per write."""
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Flush a folder's entries (a rename inside it) to disk; a no-op where unsupported."""
     try:
@@ -45,7 +50,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results get the usual permissions
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; results get the usual permissions
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
