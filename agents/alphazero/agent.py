@@ -25,7 +25,8 @@ from agents.alphazero.selfplay import self_play
 from lab.agent import Budget, TrainContext
 from lab.envs import EnvInfo
 from lab.errors import ConfigError
-from lab.events import EpisodeEnded, EvalCompleted, MetricsLogged, SafePoint
+from lab.evaluation import eval_event
+from lab.events import EpisodeEnded, MetricsLogged, SafePoint
 from lab.players import describe_scores, make_player, parse_spec, play_games
 
 __all__ = ["AlphaZero", "AlphaZeroConfig"]
@@ -87,8 +88,12 @@ class AlphaZeroConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"agent.{name}: expected a positive number, got {getattr(self, name)}")
-        if self.blocks < 0:
-            raise ConfigError(f"agent.blocks: expected 0 or more, got {self.blocks}")
+        for name in ("c_puct", "dirichlet_alpha", "sample_reuse", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"agent.{name}: expected a positive number, got {getattr(self, name)}")
+        for name in ("blocks", "temperature_moves", "weight_decay", "eval_interval", "cache_size"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"agent.{name}: expected 0 or more, got {getattr(self, name)}")
         if self.workers != 1:
             raise ConfigError(
                 f"--workers {self.workers}: only 1 is supported; self-play already runs "
@@ -286,7 +291,7 @@ class AlphaZero:
             x, pi, z = self._batch(rng.integers(size, size=batch), rng)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 logits, v = self.net(x)
-            policy_loss = -(pi * F.log_softmax(logits.float(), dim=1)).sum(1).mean()
+            policy_loss = F.cross_entropy(logits.float(), pi)  # pi: visit-count probabilities
             value_loss = F.mse_loss(v.float(), z)
             self.optimizer.zero_grad(set_to_none=True)
             (policy_loss + value_loss).backward()
@@ -317,15 +322,7 @@ class AlphaZero:
             out["eval/score_vs_previous"] = describe_scores(scores)["score"]
         self.previous = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         if last:
-            ctx.bus.publish(
-                EvalCompleted(
-                    step=self.iteration,
-                    mean_return=float(np.mean(last)),
-                    std_return=float(np.std(last)),
-                    episodes=len(last),
-                    returns=tuple(last),
-                )
-            )
+            ctx.bus.publish(eval_event(self.iteration, last))
         return out
 
     def evaluate(self, episodes: int, *, seed: int) -> list[float]:
