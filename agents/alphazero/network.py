@@ -103,19 +103,14 @@ class NetEvaluator:
         self.cache_size = cache_size
         self.bf16 = precision == "bfloat16"
         self.cache: dict[bytes, tuple[np.ndarray, float]] = {}
-        self.calls = 0
-        """Network calls made (batches)."""
         self.positions = 0
         """Positions sent to the network (cache misses)."""
-
-    def clear(self) -> None:
-        """Forget cached results (call after the network's weights change)."""
-        self.cache.clear()
 
     def forward(self, states: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network priors (masked softmax) and values for ``states``, no cache."""
         x = torch.from_numpy(self.game.batch_encode(states)).to(self.device)
-        self.net.eval()
+        if self.net.training:  # eval() walks every submodule: not on each call
+            self.net.eval()
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
         with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, value = self.net(x)
@@ -124,7 +119,6 @@ class NetEvaluator:
         logits -= logits.max(1, keepdims=True)
         priors = np.exp(logits)
         priors /= priors.sum(1, keepdims=True)
-        self.calls += 1
         self.positions += len(states)
         return priors.astype(np.float32), value.float().cpu().numpy().astype(np.float32)
 
