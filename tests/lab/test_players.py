@@ -55,12 +55,29 @@ def test_alphazero_spec_needs_an_alphazero_checkpoint(tmp_path):
 
 
 def test_play_games_alternates_colours_and_shares_openings():
-    histories = {}
-    first_player = make_player("minimax", TicTacToe, seed=0)
+    class Spy:
+        """players[0]: records the parity of the move counts it is asked to play, per board."""
+
+        name = "spy"
+
+        def __init__(self, inner):
+            self.inner, self.parities = inner, {}
+
+        def act(self, game):
+            self.parities.setdefault(id(game), set()).add(len(game.history) % 2)
+            return self.inner.act(game)
+
+    histories, boards = {}, {}
+
+    def on_end(i, game, score):
+        histories[i], boards[i] = list(game.history), id(game)
+
+    spy = Spy(make_player("minimax", TicTacToe, seed=0))
     scores = play_games(
-        TicTacToe, [first_player, make_player("random", TicTacToe, seed=1)], 6, opening_moves=2, seed=5,
-        on_game_end=lambda i, game, score: histories.__setitem__(i, game.history),
+        TicTacToe, [spy, make_player("random", TicTacToe, seed=1)], 6, opening_moves=2, seed=5, on_game_end=on_end,
     )
     assert len(scores) == 6 and all(s in (0.0, 0.5, 1.0) for s in scores)
     for k in (0, 2, 4):
         assert histories[k][:2] == histories[k + 1][:2]
+    # the two opening moves are random: players[0] moves first (even move counts) in even games only
+    assert all(spy.parities[boards[i]] == {i % 2} for i in range(6))
