@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from lab import atomic
 from lab.config import load_yaml
 from lab.eventlog import read_events
 from lab.game import resolve_game
@@ -57,7 +58,8 @@ def plot(points: list[dict], out: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out)
+    with atomic.atomic_write(out, "wb") as f:  # a crash leaves the previous curve, never half a PNG
+        fig.savefig(f, format="png")
     plt.close(fig)
 
 
