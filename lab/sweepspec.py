@@ -254,7 +254,7 @@ def _parse_param(path: str, spec: Any, key: str, method: str, out: list[Param]) 
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{key}.values: expected a non-empty list, got {values!r}")
         probs: tuple[float, ...] = ()
-        if "probabilities" in spec:
+        if "probabilities" in spec and method != "grid":  # a grid tries every value: weights do not apply
             p = spec["probabilities"]
             if not isinstance(p, list) or len(p) != len(values):
                 raise ConfigError(f"{key}.probabilities: expected {len(values)} numbers (one per value), got {p!r}")
@@ -272,14 +272,16 @@ def _parse_param(path: str, spec: Any, key: str, method: str, out: list[Param]) 
         sigma = _number(f"{key}.sigma", spec.get("sigma", 1.0))
         if sigma <= 0:
             raise ConfigError(f"{key}.sigma: expected a positive number, got {sigma}")
-        q = _number(f"{key}.q", spec.get("q", 1.0))
-        out.append(Param(path, dist, mu=mu, sigma=sigma, q=q))
+        out.append(Param(path, dist, mu=mu, sigma=sigma, q=_step(key, spec)))
         return
     if dist in ("beta", "q_beta"):
         if method == "grid":
             raise ConfigError(f"{key}: a grid needs a list of values, not a {dist} distribution")
         a, b = _number(f"{key}.a", spec.get("a", 1.0)), _number(f"{key}.b", spec.get("b", 1.0))
-        out.append(Param(path, dist, a=a, b=b, q=_number(f"{key}.q", spec.get("q", 1.0))))
+        for name, shape in (("a", a), ("b", b)):
+            if shape <= 0:
+                raise ConfigError(f"{key}.{name}: expected a positive number, got {shape}")
+        out.append(Param(path, dist, a=a, b=b, q=_step(key, spec)))
         return
     if "min" not in spec or "max" not in spec:
         missing = "max" if "min" in spec else "min"
@@ -295,6 +297,8 @@ def _parse_param(path: str, spec: Any, key: str, method: str, out: list[Param]) 
         raise ConfigError(f"{key}.distribution: constant needs value, not min/max")
     if dist in ("log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values") and low <= 0:
         raise ConfigError(f"{key}.min: {dist} needs min > 0, got {low:g}")
+    if dist in ("log_uniform", "q_log_uniform", "inv_log_uniform") and max(abs(low), abs(high)) > 700:
+        raise ConfigError(f"{key}: {dist} takes natural-log bounds; exp({max(abs(low), abs(high)):g}) overflows")
     if method == "grid":
         if dist == "int_uniform" and high - low < 1000:
             out.append(Param(path, "categorical", tuple(range(int(low), int(high) + 1))))
@@ -302,7 +306,15 @@ def _parse_param(path: str, spec: Any, key: str, method: str, out: list[Param]) 
         raise ConfigError(
             f"{key}: a grid cannot cover the continuous range [{low:g}, {high:g}] ({dist}); list values instead"
         )
-    out.append(Param(path, dist, low=low, high=high, q=_number(f"{key}.q", spec.get("q", 1.0))))
+    out.append(Param(path, dist, low=low, high=high, q=_step(key, spec)))
+
+
+def _step(key: str, spec: Mapping[str, Any]) -> float:
+    """The quantization step ``q`` (default 1), which must be positive."""
+    q = _number(f"{key}.q", spec.get("q", 1.0))
+    if q <= 0:
+        raise ConfigError(f"{key}.q: expected a positive number, got {q}")
+    return q
 
 
 def parse_spec(data: Any, source: str = "sweep", provenance: Provenance | None = None) -> SweepSpec:
