@@ -94,7 +94,7 @@ def _candidates(spec: SweepSpec, key: str) -> list[Any]:
 
 
 def _as_set(key: str, value: Any) -> str:
-    return f"{key}={value}" if isinstance(value, str) else f"{key}={json.dumps(value)}"
+    return f"{key}={json.dumps(value)}"  # JSON is YAML: a string such as "on" or "null" stays a string
 
 
 def check_train_params(spec: SweepSpec) -> None:
@@ -434,7 +434,10 @@ def _worker_env() -> dict[str, str]:
 
 @contextlib.contextmanager
 def _folder_lock(out: Path) -> Iterator[None]:
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LabError(f"--out {out}: cannot create the sweep folder ({e.strerror})") from None
     with open(out / ".lock", "a+", encoding="utf-8") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -521,6 +524,9 @@ def _short(params: dict) -> str:
 def run_sweep(path: str | os.PathLike, opts: SweepOptions) -> SweepSummary:
     """Run (or continue) the sweep in ``path``; see the module docstring for the folder it writes."""
     spec = check_sweep(path)
+    for flag, value in (("--trials", opts.trials), ("--workers", opts.workers), ("--timeout", opts.timeout)):
+        if value is not None and value <= 0:
+            raise LabError(f"{flag}: expected a positive number, got {value}")
     if opts.engine == "wandb":
         return _run_wandb_engine(spec, opts)
     if opts.engine != "optuna":
@@ -530,8 +536,6 @@ def run_sweep(path: str | os.PathLike, opts: SweepOptions) -> SweepSummary:
     total = opts.trials or spec.run_cap or (spec.grid_size() if spec.method == "grid" else None)
     if total is None:
         raise LabError(f"{path}: how many trials? give --trials N (or run_cap in the file) for a {spec.method} sweep")
-    if total < 1:
-        raise LabError(f"--trials: expected a positive number, got {total}")
     if spec.run_cap:
         total = min(total, spec.run_cap)
     if spec.method == "grid":
@@ -797,6 +801,8 @@ def _run_wandb_engine(spec: SweepSpec, opts: SweepOptions) -> SweepSummary:
             "--engine wandb needs a W&B API key and the network (W&B's sweep controller runs on its server; "
             "no key is configured or WANDB_MODE is offline); the default --engine optuna runs the same file offline"
         )
+    if spec.program is not None:
+        raise LabError("--engine wandb runs lab train trials only; use the default --engine optuna for a program: sweep")
     import wandb
 
     sweep_id = wandb.sweep(dict(spec.raw), project=spec.project or "lab", entity=spec.entity)
@@ -806,17 +812,18 @@ def _run_wandb_engine(spec: SweepSpec, opts: SweepOptions) -> SweepSummary:
     jobs = [Job(f"agent-{i}", "lab.sweep:_wandb_agent",
                 {"sweep_id": sweep_id, "project": spec.project or "lab", "entity": spec.entity,
                  "count": None if count is None else -(-count // opts.workers), "metric": spec.metric,
-                 "out": str(out.resolve()), "program": spec.program}, env=_worker_env())
+                 "out": str(out.resolve())}, env=_worker_env())
             for i in range(opts.workers)]
     with Scheduler(make_backend(opts.backend, opts.workers, address=opts.address), retries=0) as sched:
         for job in jobs:
             sched.submit(job)
-        list(sched.drain())
+        failed = [o for o in sched.drain() if not o.ok]
+    if failed:
+        raise LabError(f"W&B agent failed: {failed[0].error}")
     return SweepSummary(out=out, total=count or 0)
 
 
-def _wandb_agent(*, sweep_id: str, project: str, entity: str | None, count: int | None, metric: str, out: str,
-                 program: str | None) -> None:
+def _wandb_agent(*, sweep_id: str, project: str, entity: str | None, count: int | None, metric: str, out: str) -> None:
     import wandb
 
     def one() -> None:
