@@ -30,7 +30,6 @@ import signal
 import socket
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -139,10 +138,11 @@ class JobOutcome:
     """Seconds from the last attempt's start to its end, as the scheduler saw them."""
 
 
-class _Failure(Exception):
-    def __init__(self, error: str, retryable: bool = True, trace: str = "") -> None:
-        super().__init__(error)
-        self.error, self.retryable, self.trace = error, retryable, trace
+@dataclass
+class _Failure:
+    error: str
+    """One line, as in :attr:`JobOutcome.error`."""
+    retryable: bool = True
 
 
 def _error_line(e: BaseException) -> str:
@@ -161,7 +161,7 @@ def run_job(job: Job) -> tuple[bool, Any, float]:
         fn = load_target(job.target) if isinstance(job.target, str) else job.target
         result = fn(**job.kwargs)
     except Exception as e:  # noqa: BLE001 - reported to the scheduler
-        return False, (_error_line(e), not isinstance(e, LabError), traceback.format_exc()), time.perf_counter() - t0
+        return False, (_error_line(e), not isinstance(e, LabError)), time.perf_counter() - t0
     return True, result, time.perf_counter() - t0
 
 
