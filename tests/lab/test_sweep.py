@@ -51,6 +51,11 @@ def _spec(**over):
         (_spec(metric={"name": "score", "goal": "maximise"}), "metric.goal: 'maximise' is not a goal; did you mean 'maximize'?"),
         (_spec(early_terminate={"type": "hyperband"}), "early_terminate: hyperband needs min_iter, or max_iter with s"),
         (_spec(paramters={}), "paramters: not a W&B sweep key; did you mean 'parameters'?"),
+        (_spec(parameters={"n": {"distribution": "q_uniform", "min": 0, "max": 8, "q": 0}}),
+         "parameters.n.q: expected a positive number, got 0"),
+        (_spec(parameters={"f": {"distribution": "beta", "a": 0}}), "parameters.f.a: expected a positive number, got 0"),
+        (_spec(parameters={"lr": {"distribution": "log_uniform", "min": 0, "max": 800}}),
+         "parameters.lr: log_uniform takes natural-log bounds; exp(800) overflows"),
     ],
 )
 def test_bad_sweep_files_name_the_key(data, message):
@@ -78,6 +83,10 @@ def test_sampling_known_answers():
     assert Param("e", "log_uniform", low=0.0, high=2.0).sample(trial) == pytest.approx(math.e)  # exponents
     assert Param("z", "q_normal", mu=11.0, sigma=3.0, q=4.0).sample(trial) == 12  # round(11 / 4) * 4
     assert Param("z", "log_normal", mu=0.0, sigma=1.0).sample(trial) == pytest.approx(1.0)
+    # FixedTrial returns the value it holds whatever the range: check the ranges Optuna was asked for
+    dist = optuna.distributions.FloatDistribution
+    assert trial.distributions["lr"] == dist(1e-4, 1e-1, log=True)
+    assert trial.distributions["e"] == dist(1.0, math.exp(2.0), log=True)
 
 
 def test_check_prints_the_search_space(tmp_path):
@@ -283,3 +292,21 @@ def test_program_metric_read_from_its_offline_wandb_run(tmp_path, monkeypatch):
     out = tmp_path / "out"
     run_sweep(path, SweepOptions(backend="inline", out=str(out), display=False))
     assert [(r["x"], r["score"], r["state"]) for r in _rows(out)] == [("2", "6.0", "complete")]
+
+
+def test_grid_ignores_probabilities_and_covers_every_value():
+    spec = parse_spec(_spec(method="grid", parameters={"x": {"values": [1, 2, 3], "probabilities": [0.2, 0.3, 0.5]}}))
+    assert spec.grid_size() == 3 and spec.params[0].probabilities == ()
+
+
+def test_bad_sweep_options_are_one_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    (tmp_path / "p.py").write_text("")
+    path.write_text(yaml.safe_dump(_spec(program="p.py")))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LabError, match=r"^--trials: expected a positive number, got 0$"):
+        run_sweep(path, SweepOptions(trials=0))
+    with pytest.raises(LabError, match=r"^--workers: expected a positive number, got 0$"):
+        run_sweep(path, SweepOptions(trials=1, workers=0))
+    with pytest.raises(LabError, match=r"cannot create the sweep folder"):
+        run_sweep(path, SweepOptions(trials=1, out=str(tmp_path / "file")))
