@@ -36,6 +36,8 @@ class EnvInfo:
     atari: bool = False
     max_episode_steps: int | None = None
     reward_threshold: float | None = None
+    render_fps: float | None = None
+    """Frame rate the environment declares for rendering (its ``metadata["render_fps"]``)."""
 
 
 def is_atari(env_id: str) -> bool:
@@ -97,6 +99,7 @@ def _probe(env_id: str, factory: Callable[..., Any], atari: bool = False) -> Env
             atari=atari,
             max_episode_steps=getattr(spec, "max_episode_steps", None),
             reward_threshold=getattr(spec, "reward_threshold", None),
+            render_fps=(getattr(env, "metadata", None) or {}).get("render_fps"),
         )
     finally:
         env.close()

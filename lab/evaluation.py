@@ -6,14 +6,11 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab import atomic
 from lab.events import EvalCompleted, EventBus, SafePoint
 from lab.runs import RunDir
-
-if TYPE_CHECKING:
-    from lab.envs import EnvInfo
 
 __all__ = ["PeriodicEvaluator", "eval_event", "write_eval_json", "EVAL_SEED_OFFSET"]
 
@@ -113,7 +110,8 @@ def evaluate_run(
     agent.load_state_dict(state["agent"])
     eval_seed = (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET
     step = int(state.get("step", 0))
-    event = eval_event(step, agent.evaluate(episodes, seed=eval_seed))
+    t0 = time.perf_counter()
+    event = eval_event(step, agent.evaluate(episodes, seed=eval_seed), time.perf_counter() - t0)
     extra: dict[str, Any] = {"step": step, "source": str(source), "seed": eval_seed}
     write_eval_json(run, event, seed=eval_seed, deterministic=True, source=str(source))
     if video:
@@ -126,15 +124,5 @@ def evaluate_run(
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         frames, _ret = render(seed=eval_seed)
-        extra["video"] = str(write_video(frames, run.path / "episode", fps=_render_fps(env)))
+        extra["video"] = str(write_video(frames, run.path / "episode", fps=float(env.render_fps or 30)))
     return event, extra
-
-
-def _render_fps(env: EnvInfo) -> float:
-    """The frame rate the environment declares for rendering (30 when it declares none)."""
-    metadata = getattr(env.factory, "metadata", None)
-    if env.kind == "gym" and env.factory is not None:
-        probe = env.factory()  # a Gymnasium env declares it on the instance
-        metadata = probe.metadata
-        probe.close()
-    return float((metadata or {}).get("render_fps") or 30)
