@@ -414,7 +414,8 @@ def _execute(
             {"format": CHECKPOINT_FORMAT, "algo": cfg.algo, "env": cfg.env, "step": step, "agent": agent.state_dict(full=False)},
             run.model_path,
         )
-        final = eval_event(step, agent.evaluate(cfg.eval_episodes, seed=eval_seed))
+        t_eval = time.perf_counter()
+        final = eval_event(step, agent.evaluate(cfg.eval_episodes, seed=eval_seed), time.perf_counter() - t_eval)
         bus.publish(final)
         write_eval_json(run, final, seed=eval_seed, deterministic=True)
         from lab.plots import learning_curve
