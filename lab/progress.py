@@ -117,7 +117,7 @@ class ProgressDisplay:
         self._total = e.total
         self._unit = e.unit
         self._step0 = self._step = e.step
-        self._done0 = e.done if e.unit == "seconds" else float(e.step)
+        self._done0 = e.done  # read only for time budgets
         self._t0 = time.perf_counter()
         if e.resumed_from is not None:
             self.console.print(f"resuming {e.run_dir} from step {e.resumed_from:,}")
