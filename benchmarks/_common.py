@@ -20,7 +20,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-EVAL_SEED_OFFSET = 10_000  # the lab's: evaluation seeds are seed + 10000 + i
+from lab.evaluation import EVAL_SEED_OFFSET  # noqa: E402 - the lab's evaluation seeds, after the path is set
 
 
 def zoo_entry(algo: str, env_id: str) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def _zoo_schedule(value: Any) -> Any:
     return float(value)
 
 
-def raw_sb3_model(algo: str, env_id: str, seed: int, entry: dict[str, Any] | None = None):
+def raw_sb3_model(algo: str, env_id: str, seed: int):
     """(model, total_timesteps) for SB3 configured exactly by the zoo entry, as rl_zoo3 would build it."""
     import stable_baselines3
     import torch.nn as nn
@@ -47,7 +47,7 @@ def raw_sb3_model(algo: str, env_id: str, seed: int, entry: dict[str, Any] | Non
 
     from agents.sb3.zoo import parse_policy_kwargs  # safe (ast) parsing of the zoo's policy_kwargs string
 
-    entry = dict(entry if entry is not None else zoo_entry(algo, env_id))
+    entry = zoo_entry(algo, env_id)
     total = int(float(entry.pop("n_timesteps")))
     policy = entry.pop("policy", "MlpPolicy")
     n_envs = int(entry.pop("n_envs", 1))

@@ -100,7 +100,11 @@ def main() -> None:
         print(json.dumps(child_lab(spec) if spec["side"] == "lab" else child_raw(spec)))
         return
     report: dict = {"benchmark": "overhead", "rounds": args.rounds, "tasks": {}}
-    for algo in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    for t in tasks:
+        if t not in TASKS:
+            parser.error(f"unknown task {t!r}; choose from {', '.join(TASKS)}")
+    for algo in tasks:
         env_id, steps = TASKS[algo]
         rates: dict[str, list[float]] = {"lab": [], "raw": []}
         shares: list[float] = []

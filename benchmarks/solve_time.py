@@ -141,6 +141,9 @@ def main() -> None:
     for t in tasks:
         if t not in TASKS:
             parser.error(f"unknown task {t!r}; choose from {', '.join(TASKS)}")
+    for s in sides:
+        if s not in ("lab", "zoo"):
+            parser.error(f"unknown side {s!r}; choose from lab, zoo")
     report: dict = {"benchmark": "solve_time", "seeds": args.seeds, "tasks": {}}
     for algo in tasks:
         env_id, budget, threshold, _every = TASKS[algo]
