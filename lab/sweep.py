@@ -621,7 +621,7 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
     bus.subscribe(JobStarted, lambda e: table.started(e.name, in_flight.get(e.name, ({},))[0]))
     backend = make_backend(opts.backend, opts.workers, address=opts.address, env=env, preload=preload)
     sched = Scheduler(backend, bus=bus, retries=opts.retries, timeout=opts.timeout)
-    in_flight: dict[str, tuple[dict, Any, float]] = {}
+    in_flight: dict[str, tuple[dict, Any]] = {}
     target_hit = False
     (out / "trials").mkdir(exist_ok=True)
     table.start()
@@ -650,7 +650,7 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
                 else:
                     kwargs.update(program=program, command=spec.command)
                     target = "lab.sweep:run_program_trial"
-                in_flight[name] = (params, trial, time.perf_counter())
+                in_flight[name] = (params, trial)
                 sched.submit(Job(name, target, kwargs, env=env, cpus=1, gpus=opts.gpus_per_trial))
                 to_start -= 1
             if not in_flight:
@@ -658,7 +658,7 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
             outcome = sched.next_outcome(timeout=1.0)
             if outcome is None:
                 continue
-            params, trial, t0 = in_flight.pop(outcome.name)
+            params, trial = in_flight.pop(outcome.name)
             summary.inside.append(outcome.seconds)
             value, state, error = _tell(study, trial, outcome, spec)
             if state == "complete" and spec.target is not None and value is not None:
@@ -666,13 +666,13 @@ def _run_locked(spec: SweepSpec, sweep_file: Path, out: Path, total: int, opts: 
             best = _best(study)
             table.ended(outcome.name, params, value, state, outcome.wall, error, best)
             plots = time.monotonic() - last_plot > 30  # plots take ~0.5 s of CPU the trials could use
-            _write_outputs(spec, study, out, plots=plots)
+            _write_outputs(spec, study, out, plots=plots, best=best)
             last_plot = time.monotonic() if plots else last_plot
         _write_outputs(spec, study, out)
         summary.seconds = time.perf_counter() - started
     finally:
         table.stop()
-        for _name, (_params, trial, _t0) in in_flight.items():  # Ctrl-C: leave them to be rerun
+        for _name, (_params, trial) in in_flight.items():  # Ctrl-C: leave them to be rerun
             with contextlib.suppress(Exception):
                 study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -756,7 +756,8 @@ def _rows(spec: SweepSpec, study: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["trial"])
 
 
-def _write_outputs(spec: SweepSpec, study: Any, out: Path, plots: bool = True) -> None:
+def _write_outputs(spec: SweepSpec, study: Any, out: Path, plots: bool = True, best: Any = None) -> None:
+    """results.csv, best.yaml and (with ``plots``) the PNGs; ``best``: :func:`_best` when the caller has it."""
     rows = _rows(spec, study)
     buf = io.StringIO()
     fields = ["trial", *(p.path for p in spec.params), spec.metric, "state", "seconds", "error"]
@@ -765,7 +766,7 @@ def _write_outputs(spec: SweepSpec, study: Any, out: Path, plots: bool = True) -
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(out / "results.csv", buf.getvalue())
-    best = _best(study)
+    best = best if best is not None else _best(study)
     if best is not None:
         name = best[0]
         cfg_path = out / "trials" / name / "config.yaml"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.config import Provenance, load_yaml
+from lab.config import load_yaml
 from lab.errors import ConfigError, closest
 
 __all__ = ["SweepSpec", "Param", "EarlyTerminate", "parse_spec", "load_spec", "METHODS", "DISTRIBUTIONS"]
@@ -140,9 +140,6 @@ class Param:
             x = _beta_ppf(u, self.a, self.b)
             return _quantize(x, self.q) if d.startswith("q_") else x
         raise AssertionError(d)
-
-    def grid_values(self) -> list[Any]:
-        return list(self.values)
 
 
 def _quantize(x: float, q: float) -> float:
@@ -317,7 +314,7 @@ def _step(key: str, spec: Mapping[str, Any]) -> float:
     return q
 
 
-def parse_spec(data: Any, source: str = "sweep", provenance: Provenance | None = None) -> SweepSpec:
+def parse_spec(data: Any, source: str = "sweep") -> SweepSpec:
     """Validate a sweep mapping (the YAML's content) into a :class:`SweepSpec`."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping with method, metric and parameters")
@@ -396,9 +393,8 @@ def _parse_early(et: Any) -> EarlyTerminate:
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:
     """Read and validate a sweep YAML file (errors name the file's key path)."""
-    prov: Provenance = {}
-    data = load_yaml(path, prov)
+    data = load_yaml(path)
     try:
-        return parse_spec(data, str(path), prov)
+        return parse_spec(data, str(path))
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
