@@ -120,7 +120,7 @@ class NetEvaluator:
         priors = np.exp(logits)
         priors /= priors.sum(1, keepdims=True)
         self.positions += len(states)
-        return priors.astype(np.float32), value.float().cpu().numpy().astype(np.float32)
+        return priors.astype(np.float32, copy=False), value.float().cpu().numpy().astype(np.float32, copy=False)
 
     def __call__(self, states: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self.cache_size:
