@@ -24,7 +24,7 @@ from lab.config import load_yaml
 from lab.eventlog import read_events
 from lab.game import resolve_game
 from lab.players import describe_scores, make_player, play_games
-from lab.train import resolve_config, train
+from lab.training import resolve_config, train
 
 
 def curve(run_dir: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """The lab's training loop against raw stable-baselines3: same config, same seed, same thread count.
 
-The lab side is ``lab.train.train`` as ``lab train --no-track --quiet`` runs it: events on the bus,
+The lab side is ``lab.training.train`` as ``lab train --no-track --quiet`` runs it: events on the bus,
 ``events.jsonl`` flushed per event, the SB3 callback adapter, checkpoints every tenth of the budget,
 timed from ``RunStarted`` to the final checkpoint. The raw side is ``model.learn`` of the SB3 model
 built with the very constructor arguments the lab passes. Lab and raw runs alternate, each in its
@@ -29,7 +29,7 @@ TASKS = {"ppo": ("CartPole-v1", 50_000), "sac": ("Pendulum-v1", 3_000)}
 
 
 def _resolved(algo: str, seed: int):
-    from lab.train import resolve_config
+    from lab.training import resolve_config
 
     env_id, steps = TASKS[algo]
     return resolve_config(algo=algo, env=env_id, sets=[f"seed={seed}", f"steps={steps}"], flags={"track": False})
@@ -37,7 +37,7 @@ def _resolved(algo: str, seed: int):
 
 def child_lab(spec: dict) -> dict:
     from lab.events import CheckpointSaved, RunStarted
-    from lab.train import train
+    from lab.training import train
 
     cfg = _resolved(spec["algo"], spec["seed"])
     marks: dict = {}

@@ -39,7 +39,7 @@ EPISODES = 10
 
 def child_lab(spec: dict) -> dict:
     from lab.events import EvalCompleted, RunStarted, StopRequested
-    from lab.train import resolve_config, train
+    from lab.training import resolve_config, train
 
     env_id, budget, threshold, every = TASKS[spec["algo"]]
     cfg = resolve_config(

@@ -56,8 +56,8 @@ def main() -> None:
 
     import yaml
 
-    from lab.jobs import Job, LocalBackend, Scheduler
-    from lab.sweep import SweepOptions, run_sweep
+    from lab.scheduler import Job, LocalBackend, Scheduler
+    from lab.sweeps import SweepOptions, run_sweep
 
     sweep = {
         "name": "scaling", "method": "random",
@@ -73,7 +73,7 @@ def main() -> None:
         path = Path(tmp) / "scaling.yaml"
         path.write_text(yaml.safe_dump(sweep))
         t0 = time.perf_counter()
-        with Scheduler(LocalBackend(1, preload=["lab.sweep", "lab.train", "optuna", "agents.sb3"])) as warm:
+        with Scheduler(LocalBackend(1, preload=["lab.sweeps.trials", "lab.training", "optuna", "agents.sb3"])) as warm:
             warm.submit(Job("warm-up", "builtins:abs", {"x": -1}))
             list(warm.drain())
         startup = time.perf_counter() - t0

@@ -5,6 +5,16 @@ config, builds it, hands it a :class:`TrainContext` and calls :meth:`Agent.learn
 training and *publishes* what happens (``EpisodeEnded``, ``MetricsLogged`` and, whenever its state is
 consistent, ``SafePoint``); it never calls loggers, writes checkpoints or runs periodic evaluations
 itself: subscribers on the bus do that.
+
+:class:`Trainable` is the part of the contract the run machinery (lab.training) drives: anything
+``lab train`` trains meets it. :class:`Agent` adds what is specific to agents on environments. Three
+optional capabilities are small protocols of their own; an agent that has one gets the feature:
+
+* :class:`ReadsZooHyperparams` (``from_zoo``): ``lab train --hyperparams FILE`` (rl-baselines3-zoo files);
+* :class:`HasDefaultThreads` (``default_threads``): the torch thread count when the config sets none;
+* :class:`RendersEpisodes` (``render_episode``): ``lab eval --video``.
+
+``tests/agents/test_agent_contract.py`` checks every registered agent against all of them.
 """
 
 from __future__ import annotations
@@ -12,12 +22,25 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from lab.envs import EnvInfo
 from lab.events import EventBus, StopRequested
 
-__all__ = ["Agent", "Budget", "TrainContext"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "Trainable",
+    "Agent",
+    "Budget",
+    "TrainContext",
+    "ReadsZooHyperparams",
+    "HasDefaultThreads",
+    "RendersEpisodes",
+    "OPTIONAL_CAPABILITIES",
+    "default_threads",
+]
 
 
 @dataclass(frozen=True)
@@ -52,26 +75,11 @@ class TrainContext:
 
 
 @runtime_checkable
-class Agent(Protocol):
-    """An agent plugin. See ``agents/sb3.py`` and ``agents/alphazero`` for the two families."""
+class Trainable(Protocol):
+    """What the run machinery drives: built from its ``Config``, trained by ``learn``, checkpointed, evaluated."""
 
     Config: ClassVar[type]
-    """Dataclass of the agent's hyperparameters (one docstring per field)."""
-
-    @classmethod
-    def supports(cls, env: EnvInfo) -> str | None:
-        """``None`` if the agent can train on ``env``, else one line saying why it cannot."""
-        ...
-
-    @classmethod
-    def tuned(cls, env_id: str) -> dict[str, Any]:
-        """Tuned hyperparameters for ``env_id`` as ``Config`` keys, plus run keys such as ``steps``.
-
-        Returns ``{}`` when there is nothing specific; ``Config``'s defaults are the fallback.
-        """
-        ...
-
-    def __init__(self, cfg: Any, env: EnvInfo, *, seed: int, device: str) -> None: ...
+    """Dataclass of the hyperparameters (one docstring per field)."""
 
     @property
     def step(self) -> int:
@@ -97,5 +105,75 @@ class Agent(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     def evaluate(self, episodes: int, *, seed: int) -> list[float]:
-        """Deterministic evaluation: one return (or game score) per episode."""
+        """Deterministic evaluation: one score per episode (a return, a game score)."""
         ...
+
+
+@runtime_checkable
+class Agent(Trainable, Protocol):
+    """An agent plugin. See ``agents/sb3/agent.py`` and ``agents/alphazero/agent.py`` for the two families."""
+
+    Config: ClassVar[type]
+    """Dataclass of the agent's hyperparameters (one docstring per field)."""
+
+    @classmethod
+    def supports(cls, env: EnvInfo) -> str | None:
+        """``None`` if the agent can train on ``env``, else one line saying why it cannot."""
+        ...
+
+    @classmethod
+    def tuned(cls, env_id: str) -> dict[str, Any]:
+        """Tuned hyperparameters for ``env_id`` as ``Config`` keys, plus run keys such as ``steps``.
+
+        Returns ``{}`` when there is nothing specific; ``Config``'s defaults are the fallback.
+        """
+        ...
+
+    def __init__(self, cfg: Any, env: EnvInfo, *, seed: int, device: str) -> None: ...
+
+
+# --- optional capabilities ---------------------------------------------------------------------
+
+
+@runtime_checkable
+class ReadsZooHyperparams(Protocol):
+    """Optional: the agent reads rl-baselines3-zoo hyperparameter files (``lab train --hyperparams FILE``)."""
+
+    @classmethod
+    def from_zoo(cls, entry: dict[str, Any], where: str = "") -> tuple[dict[str, Any], list[str]]:
+        """Translate one environment's entry of a zoo file.
+
+        Args:
+            entry: the entry's hyperparameters as the zoo spells them.
+            where: ``file:line`` of the entry, for error messages.
+
+        Returns:
+            A config layer (run keys such as ``steps``, agent keys under ``"agent"``) and the zoo keys
+            that were not understood (reported to the user, not used).
+        """
+        ...
+
+
+@runtime_checkable
+class HasDefaultThreads(Protocol):
+    """Optional: the torch CPU thread count a run uses when its config sets none (``threads: null``)."""
+
+    default_threads: ClassVar[int]
+
+
+@runtime_checkable
+class RendersEpisodes(Protocol):
+    """Optional: the agent renders an episode as frames (``lab eval --video``)."""
+
+    def render_episode(self, *, seed: int, max_frames: int = 2000) -> tuple[list[np.ndarray], float]:
+        """RGB frames (``(H, W, 3)`` uint8 arrays) of one deterministic episode, and its return."""
+        ...
+
+
+OPTIONAL_CAPABILITIES: tuple[type, ...] = (ReadsZooHyperparams, HasDefaultThreads, RendersEpisodes)
+"""Every optional capability; the contract test checks each one an agent declares."""
+
+
+def default_threads(agent_cls: type) -> int | None:
+    """The agent's ``default_threads``, or None when it declares none."""
+    return agent_cls.default_threads if isinstance(agent_cls, HasDefaultThreads) else None

@@ -82,7 +82,7 @@ def train(
 
       lab train --config runs/ppo-CartPole-v1-20261124-101500/config.yaml
     """
-    from lab import train as training
+    from lab import training
 
     with user_errors():
         if resume is not None:
@@ -147,13 +147,14 @@ def eval_(
     seed: Optional[int] = typer.Option(None, "--seed", help="Evaluation seed (default: the run's seed)."),
 ) -> None:
     """Evaluate a run's final model deterministically; prints mean ± std and writes eval.json."""
-    from lab.evaluation import evaluate_run
+    from lab.runs import RunDir
+    from lab.training import evaluate_run
 
     with user_errors():
         event, extra = evaluate_run(str(run_dir), episodes=episodes, video=video, device=device, seed=seed)
     typer.echo(
         f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes "
-        f"(step {extra['step']:,}); wrote {Path(run_dir) / 'eval.json'}"
+        f"(step {extra['step']:,}); wrote {RunDir(run_dir).eval_path}"
     )
     if "video" in extra:
         typer.echo(f"video: {extra['video']}")
@@ -209,7 +210,7 @@ def config_cmd(
 ) -> None:
     """Print the fully resolved config for ALGO on ENV (a starting point for --config files)."""
     from lab.config import dump_yaml
-    from lab.train import resolve_config
+    from lab.training import resolve_config
 
     with user_errors():
         notes: list[str] = []
@@ -227,8 +228,8 @@ def plot(
     out: Path = typer.Option(Path("curves.png"), "--out", "-o", help="PNG to write."),
 ) -> None:
     """Draw the learning curves of one or more runs into one PNG."""
-    from lab.plots import learning_curve
     from lab.runs import RunDir
+    from lab.training.plots import learning_curve
 
     with user_errors():
         for d in run_dirs:
@@ -239,7 +240,7 @@ def plot(
     typer.echo(f"wrote {path}")
 
 
-# --- games (issue 4) ---
+# --- games ---------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -253,9 +254,9 @@ def play(
     """Play GAME in the terminal against a player spec; the board is drawn after each move."""
     from rich.console import Console
 
+    from lab.device import resolve_device
     from lab.game import IllegalMoveError, resolve_game
     from lab.players import make_player
-    from lab.train import resolve_device
 
     console = Console()
     with user_errors():
@@ -309,9 +310,9 @@ def analyze(
     """
     import json
 
+    from lab.device import resolve_device
     from lab.game import IllegalPositionError, position_from_moves, resolve_game
     from lab.players import make_player
-    from lab.train import resolve_device
 
     with user_errors():
         game_cls = resolve_game(game)
@@ -355,7 +356,7 @@ def analyze(
         raise typer.Exit(2)
 
 
-# --- sweeps (issue 3) ---
+# --- sweeps --------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -377,7 +378,7 @@ def sweep(
 
     The same command again continues an interrupted sweep; `--check` validates the file.
     """
-    from lab.sweep import SweepOptions, check_sweep, run_sweep
+    from lab.sweeps import SweepOptions, check_sweep, run_sweep
 
     with user_errors():
         if check:

@@ -1,8 +1,9 @@
-"""Errors caused by user input: the CLI prints them as one line and exits with code 2."""
+"""Errors caused by user input (the CLI prints them as one line and exits with code 2), and the one-line warning."""
 
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "RunDirError",
     "closest",
     "unknown_name",
+    "warn",
 ]
 
 
@@ -58,3 +60,8 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], *, list_all: bool
     if list_all and choices:
         msg += " Available: " + ", ".join(choices)
     return UnknownNameError(msg)
+
+
+def warn(message: str) -> None:
+    """Report a problem that does not stop the work (a plot not drawn, W&B unreachable) as one line on stderr."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -1,8 +1,7 @@
-"""Deterministic evaluation: the periodic evaluator subscriber and ``eval.json``."""
+"""Deterministic evaluation: the periodic evaluator subscriber and ``eval.json`` (``lab eval`` is lab.training.evaluate)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from lab import atomic
 from lab.events import EvalCompleted, EventBus, SafePoint
 from lab.runs import RunDir
 
-__all__ = ["PeriodicEvaluator", "eval_event", "write_eval_json", "EVAL_SEED_OFFSET"]
+__all__ = ["PeriodicEvaluator", "evaluate_agent", "eval_event", "write_eval_json", "EVAL_SEED_OFFSET"]
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes use seeds ``seed + EVAL_SEED_OFFSET + i``: never the training seeds."""
@@ -28,6 +27,13 @@ def eval_event(step: int, returns: Sequence[float], seconds: float = 0.0) -> Eva
         returns=tuple(returns),
         seconds=seconds,
     )
+
+
+def evaluate_agent(agent: Any, episodes: int, seed: int, step: int) -> EvalCompleted:
+    """Run ``agent.evaluate(episodes, seed=seed)`` and time it: the evaluation event for ``step``."""
+    t0 = time.perf_counter()
+    returns = agent.evaluate(episodes, seed=seed)
+    return eval_event(step, returns, time.perf_counter() - t0)
 
 
 def write_eval_json(run: RunDir, event: EvalCompleted, **extra: Any) -> None:
@@ -66,63 +72,20 @@ class PeriodicEvaluator:
     def on_safe_point(self, event: SafePoint) -> None:
         if self.every and event.step >= self.next_due and event.agent is not None:
             self.start_at(event.step)
-            t0 = time.perf_counter()
-            returns = event.agent.evaluate(self.episodes, seed=self.seed)
-            assert self._bus is not None
-            self._bus.publish(eval_event(event.step, returns, time.perf_counter() - t0))
+            self.evaluate(event.agent, event.step)
+
+    def evaluate(self, agent: Any, step: int) -> EvalCompleted:
+        """Evaluate ``agent`` now (the final evaluation of a run) and publish the result."""
+        event = evaluate_agent(agent, self.episodes, self.seed, step)
+        assert self._bus is not None, "attach() the evaluator to a bus first"
+        self._bus.publish(event)
+        return event
 
 
-def evaluate_run(
-    run_dir: str,
-    *,
-    episodes: int = 10,
-    video: bool = False,
-    device: str = "auto",
-    seed: int | None = None,
-) -> tuple[EvalCompleted, dict[str, Any]]:
-    """``lab eval``: load a run's final model (or its latest checkpoint), evaluate it deterministically.
+def __getattr__(name: str) -> Any:
+    # Old import path: ``lab eval`` moved to lab.training.evaluate (imported lazily: lab.training imports this module).
+    if name == "evaluate_run":
+        from lab.training.evaluate import evaluate_run
 
-    Writes ``eval.json`` (and ``episode.gif``/``.mp4`` with ``video``). Returns the evaluation event
-    and a dict of extra facts (step, which file was loaded, the video path).
-    """
-    from lab.checkpointing import CHECKPOINT_FORMAT
-    from lab.envs import resolve_env
-    from lab.errors import LabError, RunDirError
-    from lab.registry import AGENTS
-    from lab.runs import load_state
-    from lab.train import resolve_config, resolve_device
-
-    if episodes < 1:
-        raise LabError(f"--episodes: expected a positive number, got {episodes}")
-    run = RunDir.open(run_dir)
-    cfg = resolve_config(config_file=str(run.config_path))
-    if run.model_path.exists():
-        source = run.model_path
-        state = load_state(source)
-    else:
-        ckpt, state = run.load_checkpoint()
-        source = ckpt.path
-    if state.get("format") != CHECKPOINT_FORMAT or "agent" not in state:
-        raise RunDirError(f"{source}: not a lab model file")
-    agent_cls = AGENTS.load(cfg.algo)
-    env = resolve_env(cfg.env)
-    agent = agent_cls(cfg.agent, env, seed=cfg.seed, device=resolve_device(device))
-    agent.load_state_dict(state["agent"])
-    eval_seed = (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET
-    step = int(state.get("step", 0))
-    t0 = time.perf_counter()
-    event = eval_event(step, agent.evaluate(episodes, seed=eval_seed), time.perf_counter() - t0)
-    extra: dict[str, Any] = {"step": step, "source": str(source), "seed": eval_seed}
-    write_eval_json(run, event, seed=eval_seed, deterministic=True, source=str(source))
-    if video:
-        render = getattr(agent, "render_episode", None)
-        if render is None:
-            raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
-        from lab.video import write_video
-
-        # rgb_array rendering needs no display: keep pygame/SDL from looking for one
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-        frames, _ret = render(seed=eval_seed)
-        extra["video"] = str(write_video(frames, run.path / "episode", fps=float(env.render_fps or 30)))
-    return event, extra
+        return evaluate_run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

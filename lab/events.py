@@ -97,10 +97,12 @@ class EventBus:
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The event as a JSON-ready dict: ``{"event": TypeName, "step": ..., "time": ..., <fields>}``.
 
-    Fields holding callables or objects without a JSON form are left out.
+    Fields holding callables, and fields declared with ``metadata={"recorded": False}``, are left out.
     """
     out: dict[str, Any] = {"event": type(event).__name__}
     for f in fields(event):
+        if not f.metadata.get("recorded", True):
+            continue
         value = getattr(event, f.name)
         if callable(value) and not isinstance(value, type):
             continue
@@ -190,10 +192,13 @@ class RunInterrupted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
-    """The run reached its budget; the final model and evaluation are written."""
+    """The run reached its budget and its final evaluation is published; subscribers write the final outputs
+    (``model.pt``, ``eval.json``, ``curve.png``)."""
 
     seconds: float = 0.0
     """Wall-clock seconds of this process's part of the run."""
+    agent: Any = field(default=None, compare=False, repr=False, metadata={"recorded": False})
+    """The trained agent (``state_dict()``); not written to logs."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,9 +9,12 @@ A run folder holds::
     eval.json          the last evaluation (mean_return, std_return, episodes, returns)
     curve.png          the learning curve
     wandb_id           the W&B run id, so a resumed run continues the same W&B run
+    episode.mp4        one evaluation episode (``lab eval --video``; a GIF without ffmpeg)
 
 Checkpoints are ``torch.save`` files of tensors and plain Python values only, loaded back with
-``torch.load(..., weights_only=True)``: no pickled objects, nothing executed on load.
+``torch.load(..., weights_only=True)``: no pickled objects, nothing executed on load. A checkpoint and
+the final ``model.pt`` hold the same keys (``format``, ``step``, ``algo``, ``env``, ``agent``);
+:func:`load_agent_checkpoint` is the one place that checks them.
 """
 
 from __future__ import annotations
@@ -25,10 +28,25 @@ from typing import Any
 
 from lab import atomic
 from lab.errors import RunDirError
+from lab.registry import AGENTS
 
-__all__ = ["RunDir", "Checkpoint", "default_run_dir", "save_state", "load_state"]
+__all__ = [
+    "RunDir",
+    "Checkpoint",
+    "AgentCheckpoint",
+    "CHECKPOINT_FORMAT",
+    "agent_checkpoint_state",
+    "check_agent_checkpoint",
+    "load_agent_checkpoint",
+    "default_run_dir",
+    "save_state",
+    "load_state",
+]
 
 _CKPT = re.compile(r"^step_(\d+)\.pt$")
+
+CHECKPOINT_FORMAT = "lab-checkpoint/1"
+"""The ``format`` value of every checkpoint and final model the lab writes."""
 
 
 def default_run_dir(algo: str, env: str, root: str | os.PathLike = "runs") -> Path:
@@ -78,6 +96,63 @@ class Checkpoint:
     path: Path
 
 
+def agent_checkpoint_state(step: int, agent_state: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    """What a checkpoint or ``model.pt`` holds: the format, the step, ``meta`` (algo, env) and the agent's state."""
+    return {"format": CHECKPOINT_FORMAT, "step": int(step), **meta, "agent": agent_state}
+
+
+@dataclass(frozen=True)
+class AgentCheckpoint:
+    """A loaded and validated agent checkpoint (or final model)."""
+
+    path: Path
+    algo: str
+    """The registered name of the agent that wrote it."""
+    step: int
+    agent: dict[str, Any]
+    """The agent's ``state_dict``, for ``load_state_dict``."""
+    env: str | None = None
+
+
+def check_agent_checkpoint(
+    state: dict[str, Any], path: str | os.PathLike, *, algo: str | type | None = None, expected_by: str | None = None
+) -> AgentCheckpoint:
+    """Validate a loaded checkpoint: the lab's format, an agent state, a step and (given ``algo``) its agent.
+
+    Args:
+        state: what :func:`load_state` returned.
+        path: the file it came from (for messages).
+        algo: the registered agent name it must hold, or an agent class: then the checkpoint's agent
+            name must be registered for that class (or a subclass), whatever name it was registered under.
+        expected_by: what asked for ``algo`` (e.g. the run's ``config.yaml``), named in the message.
+
+    Raises:
+        RunDirError: not a lab checkpoint, or one of another agent.
+    """
+    path = Path(path)
+    missing = [k for k in ("agent", "step", "algo") if k not in state]
+    if state.get("format") != CHECKPOINT_FORMAT or missing or not isinstance(state["agent"], dict):
+        found = f"format {state.get('format')!r}" + (f", no {', '.join(missing)}" if missing else "")
+        raise RunDirError(f"{path}: not a lab checkpoint ({found}; expected format {CHECKPOINT_FORMAT!r})")
+    found_algo = str(state["algo"])
+    if isinstance(algo, str) and found_algo != algo:
+        by = f" but {expected_by} says {algo!r}" if expected_by else f", not a {algo!r} one"
+        raise RunDirError(f"{path} holds a {found_algo!r} agent{by}")
+    if isinstance(algo, type):
+        cls = AGENTS.load(found_algo) if found_algo in AGENTS else None
+        if not (isinstance(cls, type) and issubclass(cls, algo)):
+            raise RunDirError(f"{path} holds a {found_algo!r} checkpoint, not an {algo.__name__} one")
+    env = state.get("env")
+    return AgentCheckpoint(path, found_algo, int(state["step"]), state["agent"], None if env is None else str(env))
+
+
+def load_agent_checkpoint(
+    path: str | os.PathLike, *, algo: str | type | None = None, expected_by: str | None = None
+) -> AgentCheckpoint:
+    """:func:`load_state` and :func:`check_agent_checkpoint` in one call."""
+    return check_agent_checkpoint(load_state(path), path, algo=algo, expected_by=expected_by)
+
+
 class RunDir:
     """One run's folder; creating it never overwrites an existing run."""
 
@@ -113,6 +188,11 @@ class RunDir:
     def wandb_id_path(self) -> Path:
         return self.path / "wandb_id"
 
+    @property
+    def video_stem(self) -> Path:
+        """``episode``: the video's suffix (``.mp4`` or ``.gif``) is chosen when it is written."""
+        return self.path / "episode"
+
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
@@ -123,23 +203,24 @@ class RunDir:
     @classmethod
     def create(cls, path: str | os.PathLike) -> RunDir:
         """Make a new run folder; refuse one that already holds anything."""
-        path = Path(path)
+        run = cls(path)
+        path = run.path
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            what = "a run" if (path / "config.yaml").exists() else "files"
+            what = "a run" if run.config_path.exists() else "files"
             hint = f"; continue it with: lab train --resume {path}" if what == "a run" else ""
             raise RunDirError(f"{path} already exists and holds {what}; choose another --run-dir{hint}")
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        return run
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> RunDir:
         """An existing run folder (one with ``config.yaml``)."""
-        path = Path(path)
-        if not path.is_dir():
-            raise RunDirError(f"{path} is not a run folder: it does not exist")
-        if not (path / "config.yaml").is_file():
-            raise RunDirError(f"{path} is not a run folder: it has no config.yaml")
-        return cls(path)
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunDirError(f"{run.path} is not a run folder: it does not exist")
+        if not run.config_path.is_file():
+            raise RunDirError(f"{run.path} is not a run folder: it has no {run.config_path.name}")
+        return run
 
     # checkpoints
     def checkpoints(self) -> list[Checkpoint]:
@@ -189,3 +270,15 @@ class RunDir:
                     f"move {ckpt.path.name} away to resume from it"
                 ) from None
             raise
+
+    def load_agent(self, *, algo: str | type | None = None, expected_by: str | None = None) -> AgentCheckpoint:
+        """The final ``model.pt``, or the latest checkpoint of a run that has none yet, validated.
+
+        Args and errors as :func:`check_agent_checkpoint`; a folder with neither is a RunDirError.
+        """
+        if self.model_path.exists():
+            return load_agent_checkpoint(self.model_path, algo=algo, expected_by=expected_by)
+        if self.latest_checkpoint() is None:
+            raise RunDirError(f"{self.path} holds no {self.model_path.name} and no checkpoints/step_*.pt")
+        ckpt, state = self.load_checkpoint()
+        return check_agent_checkpoint(state, ckpt.path, algo=algo, expected_by=expected_by)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,8 +9,9 @@ import torch
 
 from agents.alphazero.network import NetEvaluator, PolicyValueNet, search_precision
 from agents.alphazero.search import Forest, SearchParams
+from lab.errors import RunDirError
 from lab.players import PlayerSpec, positive_int
-from lab.runs import RunDir, load_state
+from lab.runs import RunDir
 
 __all__ = ["AlphaZeroPlayer", "build_net", "load_run"]
 
@@ -25,24 +25,25 @@ def build_net(game_cls: Any, channels: int, blocks: int) -> PolicyValueNet:
 
 
 def load_run(spec: PlayerSpec, run_dir: str, game_cls: Any) -> dict[str, Any]:
-    """The agent state of the latest AlphaZero checkpoint in ``run_dir`` (``model.pt`` if it has none).
+    """The agent state of an AlphaZero run: its ``model.pt``, or its latest checkpoint while it trains.
 
     Raises a PlayerSpecError when the folder holds no AlphaZero checkpoint or one for another game.
     """
-    path = Path(run_dir)
-    if not path.is_dir():
+    from agents.alphazero.agent import AlphaZero  # agent.py imports this module: import it when used
+
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
         raise spec.error(f"{run_dir} is not a folder")
-    ckpt = RunDir(path).latest_checkpoint()
-    source = ckpt.path if ckpt is not None else path / "model.pt"
-    if not source.is_file():
+    if not run.model_path.is_file() and run.latest_checkpoint() is None:
         raise spec.error(f"{run_dir} holds no alphazero checkpoint (no checkpoints/step_*.pt or model.pt)")
-    state = load_state(source)
-    if state.get("algo") != "alphazero" or "agent" not in state:
-        raise spec.error(f"{source} holds a {state.get('algo')!r} checkpoint, not an alphazero one")
-    trained_on = state["agent"].get("game")
+    try:
+        checkpoint = run.load_agent(algo=AlphaZero)  # any name AlphaZero is registered under
+    except RunDirError as e:
+        raise spec.error(str(e)) from None
+    trained_on = checkpoint.agent.get("game")
     if trained_on != game_cls.name:
-        raise spec.error(f"{source} was trained on {trained_on}, not {game_cls.name}")
-    return state["agent"]
+        raise spec.error(f"{checkpoint.path} was trained on {trained_on}, not {game_cls.name}")
+    return checkpoint.agent
 
 
 class AlphaZeroPlayer:

@@ -14,7 +14,7 @@ from lab.config import field_docs
 from lab.envs import resolve_env
 from lab.events import EventBus
 from lab.registry import AGENTS
-from lab.train import RUN_KEYS
+from lab.training import RUN_KEYS
 
 CANDIDATE_ENVS = ("CartPole-v1", "Pendulum-v1", "tictactoe", "connect_four")
 

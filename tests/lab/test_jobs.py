@@ -10,7 +10,7 @@ import pytest
 
 from lab.errors import LabError
 from lab.events import Event, EventBus
-from lab.jobs import InlineBackend, Job, LocalBackend, Scheduler, check_ray_address, gpu_slots, make_backend
+from lab.scheduler import InlineBackend, Job, LocalBackend, Scheduler, check_ray_address, gpu_slots, make_backend
 
 
 def add(a: int, b: int) -> int:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from lab.cli import app
 from lab.errors import ConfigError, LabError
-from lab.sweep import SweepOptions, check_sweep, run_sweep
-from lab.sweepspec import Param, parse_spec
+from lab.sweeps import SweepOptions, check_sweep, run_sweep
+from lab.sweeps.spec import Param, parse_spec
 
 PROGRAM = '''
 import argparse, json, os, sys
@@ -223,7 +223,7 @@ def test_train_sweep_inline_writes_best_yaml_for_lab_train(tmp_path, monkeypatch
     out = tmp_path / "out"
     summary = run_sweep(path, SweepOptions(trials=1, backend="inline", out=str(out), display=False))
     assert summary.states == {"complete": 1}
-    from lab.train import resolve_config
+    from lab.training import resolve_config
 
     cfg = resolve_config(config_file=str(out / "best.yaml"))
     row = _rows(out)[0]
@@ -235,7 +235,7 @@ def test_train_sweep_inline_writes_best_yaml_for_lab_train(tmp_path, monkeypatch
 
 def test_ray_actors_and_a_program_sweep_on_one_local_ray_instance(tmp_path):
     ray = pytest.importorskip("ray")
-    from lab.jobs import Job, RayBackend, Scheduler
+    from lab.scheduler import Job, RayBackend, Scheduler
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

@@ -16,7 +16,7 @@ import pytest
 from lab.eventlog import read_events
 from lab.events import StopRequested, CheckpointSaved
 from lab.runs import RunDir, load_state
-from lab.train import resolve_config, resume, train
+from lab.training import resolve_config, resume, train
 
 TINY_PPO = ["steps=512", "agent.n_steps=64", "agent.batch_size=64", "agent.n_epochs=2", "agent.n_envs=2"]
 TINY_SAC = ["steps=600", "threads=1", "agent.learning_starts=100", "agent.net_arch=[32, 32]", "agent.batch_size=64"]
@@ -61,17 +61,17 @@ def test_saved_config_reproduces_the_run(tmp_path):
 def test_eval_video_writes_one_episode_at_the_env_frame_rate(tmp_path, monkeypatch):
     import imageio.v2 as imageio
 
-    import lab.video
-    from lab.evaluation import evaluate_run
+    import lab.training.video
+    from lab.training import evaluate_run
 
     written = {}
-    real = lab.video.write_video
+    real = lab.training.video.write_video
 
     def spy(frames, stem, fps):
         written.update(frames=len(frames), fps=fps)
         return real(frames, stem, fps=fps)
 
-    monkeypatch.setattr(lab.video, "write_video", spy)
+    monkeypatch.setattr(lab.training.video, "write_video", spy)
     train(_ppo(), run_dir=tmp_path / "r", display=False)
     event, extra = evaluate_run(str(tmp_path / "r"), episodes=2, video=True)
     path = Path(extra["video"])

@@ -1,16 +1,14 @@
-"""The checkpoint writer: a subscriber that snapshots the agent at safe points, atomically."""
+"""Checkpoints and the final model: subscribers that snapshot the agent atomically (the format is in lab.runs)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from lab.events import CheckpointSaved, EventBus, SafePoint
-from lab.runs import RunDir
+from lab.events import CheckpointSaved, EventBus, RunFinished, SafePoint
+from lab.runs import CHECKPOINT_FORMAT, RunDir, agent_checkpoint_state, save_state
 
-__all__ = ["CheckpointWriter", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "lab-checkpoint/1"
+__all__ = ["CheckpointWriter", "FinalModelWriter", "CHECKPOINT_FORMAT"]
 
 
 class CheckpointWriter:
@@ -50,9 +48,25 @@ class CheckpointWriter:
         """Checkpoint ``agent`` at ``step`` now (skipped if this step is already saved)."""
         if step == self.last_step and self.run.latest_checkpoint() is not None:
             return str(self.run.latest_checkpoint().path)
-        state = {"format": CHECKPOINT_FORMAT, "step": int(step), **self.meta(), "agent": agent.state_dict(full=True)}
+        state = agent_checkpoint_state(step, agent.state_dict(full=True), **self.meta())
         path = self.run.save_checkpoint(step, state, keep=self.keep)
         self.start_at(step)
         if self._bus is not None:
             self._bus.publish(CheckpointSaved(step=step, path=str(path)))
         return str(path)
+
+
+class FinalModelWriter:
+    """Writes ``model.pt`` (what the agent needs to act, no optimizer or replay buffer) when the run finishes."""
+
+    def __init__(self, run: RunDir, meta: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.run = run
+        self.meta = meta or dict
+
+    def attach(self, bus: EventBus) -> None:
+        bus.subscribe(RunFinished, self.on_finished)
+
+    def on_finished(self, event: RunFinished) -> None:
+        if event.agent is not None:
+            save_state(agent_checkpoint_state(event.step, event.agent.state_dict(full=False), **self.meta()),
+                       self.run.model_path)

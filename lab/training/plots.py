@@ -8,6 +8,8 @@ from pathlib import Path
 
 from lab import atomic
 from lab.eventlog import read_events
+from lab.events import EpisodeEnded, EvalCompleted
+from lab.runs import RunDir
 
 __all__ = ["learning_curve"]
 
@@ -35,17 +37,17 @@ def learning_curve(runs: Sequence[str | os.PathLike], out: str | os.PathLike, ti
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     drawn = False
     for i, run in enumerate(runs):
-        events = read_events(Path(run) / "events.jsonl")
+        events = read_events(RunDir(run).events_path)
         color = f"C{i}"
         label = Path(run).name if len(runs) > 1 else None
-        episodes = [e for e in events if e.get("event") == "EpisodeEnded" and e.get("episode_return") is not None]
+        episodes = [e for e in events if e.get("event") == EpisodeEnded.__name__ and e.get("episode_return") is not None]
         if episodes:
             steps = [e["step"] for e in episodes]
             rets = [e["episode_return"] for e in episodes]
             ax.plot(steps, rets, color=color, alpha=0.15, linewidth=0.8)
             ax.plot(steps, _rolling(rets, 20), color=color, linewidth=1.6, label=(label or "training episodes (mean of 20)"))
             drawn = True
-        evals = [e for e in events if e.get("event") == "EvalCompleted" and e.get("mean_return") is not None]
+        evals = [e for e in events if e.get("event") == EvalCompleted.__name__ and e.get("mean_return") is not None]
         if evals:
             ax.errorbar(
                 [e["step"] for e in evals],

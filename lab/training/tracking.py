@@ -14,13 +14,13 @@ import netrc
 import os
 import secrets
 import string
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 from lab import atomic
+from lab.errors import warn
 from lab.events import (
     EpisodeEnded,
     EvalCompleted,
@@ -31,6 +31,7 @@ from lab.events import (
     RunInterrupted,
     RunStarted,
 )
+from lab.runs import RunDir
 
 __all__ = ["WandbConfig", "WandbLogger", "api_key_configured", "resolve_mode"]
 
@@ -101,7 +102,7 @@ class WandbLogger:
     def _fail(self, what: str, error: BaseException) -> None:
         if not self._failed:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            print(f"warning: W&B {what} failed ({reason[:200]}); training goes on without W&B", file=sys.stderr)
+            warn(f"W&B {what} failed ({reason[:200]}); training goes on without W&B")
         self._failed = True
         self.run = None
 
@@ -119,7 +120,7 @@ class WandbLogger:
         try:
             import wandb
 
-            id_path = self.run_dir / "wandb_id"
+            id_path = RunDir(self.run_dir).wandb_id_path
             run_id = id_path.read_text().strip() if id_path.exists() else None
             if not run_id:
                 run_id = _new_run_id()
@@ -166,6 +167,6 @@ class WandbLogger:
         if self.run is not None:
             try:
                 self.run.finish()
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as e:  # noqa: BLE001 - W&B must never stop training; say what went wrong
+                self._fail("finish", e)
             self.run = None

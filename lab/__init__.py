@@ -1,0 +1,28 @@
+"""The lab's core: a map of the package (this file imports nothing, so ``lab --help`` starts fast).
+
+Core
+    errors.py      LabError and friends (one readable line, exit code 2), ``warn`` (one line on stderr)
+    atomic.py      write files through a temporary file and a rename
+    registry.py    name -> lazy ``"module:attr"`` plugins (agents, envs, generators, data sets, players)
+    config.py      typed dataclass configs: YAML in and out, ``--set``, errors with file and line
+    events.py      the event bus and the run lifecycle events
+    eventlog.py    ``events.jsonl``: the durable record of a run
+
+The plugin API (what ``agents/``, ``envs/`` and ``generators/`` import)
+    agent.py       the agent contract, its optional capabilities, TrainContext, Budget
+    envs.py        environment names -> EnvInfo (Gymnasium ids, lab envs, ``module:Class``)
+    evaluation.py  deterministic evaluation: the periodic evaluator, ``eval.json``
+    game.py        the two-player board-game protocol
+    players.py     player specs (``mcts:400``) and games between players
+    runs.py        run folders, checkpoints (written atomically, loaded safely and validated)
+
+Machinery
+    device.py      resolve_device
+    scheduler.py   jobs on inline, local-process or Ray backends (sweeps now; tournaments, self-play next)
+    cli.py         the ``lab`` command line (thin: parses options, calls the packages below)
+    training/      ``lab train`` and ``lab eval``: config layers, the run, checkpoints, W&B, progress, plots, video
+    sweeps/        ``lab sweep``: the W&B sweep format on Optuna, one scheduler job per trial
+
+``train.py``, ``sweep.py`` and ``jobs.py`` only re-export ``lab.training``, ``lab.sweeps`` and
+``lab.scheduler`` for code written against the old paths.
+"""

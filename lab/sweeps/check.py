@@ -1,0 +1,94 @@
+"""A sweep file checked against the lab: parameters that are ``lab train`` config keys, a program that exists."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ConfigError, LabError, closest
+from lab.sweeps.spec import SweepSpec, load_spec
+
+__all__ = ["check_sweep", "check_train_params", "candidates", "as_set", "program_path"]
+
+
+def candidates(spec: SweepSpec, key: str) -> list[Any]:
+    """The values parameter ``key`` can take (empty when the sweep does not set it)."""
+    for p in spec.params:
+        if p.path == key:
+            return list(p.values)
+    return []
+
+
+def as_set(key: str, value: Any) -> str:
+    """A ``--set`` item for one parameter value."""
+    return f"{key}={json.dumps(value)}"  # JSON is YAML: a string such as "on" or "null" stays a string
+
+
+def check_train_params(spec: SweepSpec) -> None:
+    """Every parameter must be a ``lab train`` config key; algo and env must be given.
+
+    Raises:
+        ConfigError: ``parameters.lr: not a config key of ppo; did you mean 'learning_rate'?``
+    """
+    from lab.registry import AGENTS
+    from lab.training import RUN_KEYS, agent_fields, canonical_key, resolve_config
+
+    algos, envs = candidates(spec, "algo"), candidates(spec, "env")
+    if not algos:
+        raise ConfigError("parameters.algo: missing; give the agent, e.g. algo: {value: ppo} (or a program: to run)")
+    if not envs:
+        raise ConfigError("parameters.env: missing; give the environment, e.g. env: {value: CartPole-v1}")
+    for algo in algos:
+        try:
+            agent_cls = AGENTS.load(str(algo))
+        except LabError as e:
+            raise ConfigError(f"parameters.algo: {e}") from None
+        fields = agent_fields(agent_cls)
+        for p in spec.params:
+            if p.path in ("algo", "env"):
+                continue
+            key = canonical_key(p.path, agent_cls)
+            head = key.split(".")[0]
+            parts = key.split(".")
+            ok = head in RUN_KEYS and (head != "agent" or (len(parts) > 1 and parts[1] in fields))
+            if not ok:
+                known = [*RUN_KEYS, *fields]
+                hits = closest(p.path.split(".")[-1], known, n=1) or closest(p.path, known, n=1)
+                hint = f"; did you mean {hits[0]!r}?" if hits else " (see `lab config ALGO ENV`)"
+                raise ConfigError(f"parameters.{p.path}: not a config key of {algo}{hint}")
+        sets = [as_set(p.path, _representative(p)) for p in spec.params]
+        try:
+            resolve_config(algo=str(algo), env=str(envs[0]), sets=sets)
+        except LabError as e:
+            raise ConfigError(f"parameters: {str(e).replace('--set ', '')}") from None
+
+
+def _representative(p: Any) -> Any:
+    if p.values:
+        return p.values[0]
+    if p.low is not None:
+        return int(p.low) if p.distribution == "int_uniform" else max(p.low, 1e-12) if "log" in p.distribution else p.low
+    return p.mu
+
+
+def check_sweep(path: str | os.PathLike) -> SweepSpec:
+    """Validate a sweep file (``lab sweep --check``) and return it."""
+    spec = load_spec(path)
+    try:
+        if spec.program is None:
+            check_train_params(spec)
+        else:
+            program_path(spec, Path(path))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return spec
+
+
+def program_path(spec: SweepSpec, sweep_file: Path) -> Path:
+    prog = Path(str(spec.program))
+    for cand in (prog, sweep_file.parent / prog):
+        if cand.exists():
+            return cand.resolve()
+    raise ConfigError(f"program: {spec.program!r} not found (looked in . and {sweep_file.parent})")

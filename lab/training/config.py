@@ -1,0 +1,199 @@
+"""``lab train``'s config: :class:`TrainConfig` and its resolution from layers.
+
+Layers, later wins: the agent's ``Config`` defaults < its tuned values for the env <
+``--hyperparams`` (an rl-baselines3-zoo file) < ``--config FILE`` < command-line flags < ``--set``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lab.agent import ReadsZooHyperparams
+from lab.config import Provenance, apply_sets, deep_merge, from_dict, load_yaml, parse_set
+from lab.envs import resolve_env
+from lab.errors import ConfigError, closest
+from lab.registry import AGENTS
+from lab.training.tracking import WandbConfig
+
+__all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config"]
+
+
+@dataclass
+class TrainConfig:
+    """One training run: what to train, on what, for how long, and where results go."""
+
+    algo: str
+    """Agent name (see `lab list agents`)."""
+    env: str
+    """Environment: a Gymnasium id, a lab environment (`lab list envs`) or module:Class."""
+    steps: int | None = None
+    """Environment steps to train for; null: the agent's tuned budget for this environment."""
+    seed: int = 0
+    """Seed for the agent, the environments and evaluation."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Torch device; auto picks CUDA when it is available."""
+    threads: int | None = None
+    """Torch CPU threads; null: the agent's default (tuned per algorithm on 2-core machines)."""
+    checkpoint_every: int | None = None
+    """Steps between checkpoints; null: a tenth of the budget; 0: only at the end."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep."""
+    eval_every: int = 0
+    """Steps between evaluations during training; 0: only the final evaluation."""
+    eval_episodes: int = 10
+    """Episodes per evaluation (deterministic policy, seeds distinct from training)."""
+    track: bool = True
+    """Log to Weights & Biases (offline when no API key is configured)."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """W&B project, group and tags."""
+    agent: Any = None
+    """The agent's hyperparameters (its Config dataclass, chosen by `algo`)."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "eval_episodes", "keep_checkpoints", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name}: expected a positive number, got {value}")
+        for name in ("checkpoint_every", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name}: expected 0 or a positive number, got {value}")
+
+
+RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def agent_fields(agent_cls: type) -> list[str]:
+    """The keys of the agent's ``Config`` (``agent.<key>`` in a config file)."""
+    return [f.name for f in dataclasses.fields(agent_cls.Config) if f.init]
+
+
+def canonical_key(key: str, agent_cls: type) -> str:
+    """``learning_rate`` -> ``agent.learning_rate`` when it is an agent field and not a run field."""
+    head = key.split(".")[0]
+    if head not in RUN_KEYS and head in agent_fields(agent_cls):
+        return "agent." + key
+    return key
+
+
+def _pick(name: str, cli: str | None, sets: list[tuple[tuple[str, ...], Any]], file_data: dict) -> str | None:
+    for path, value in reversed(sets):
+        if path == (name,):
+            return str(value)
+    if cli:
+        return cli
+    value = file_data.get(name)
+    return str(value) if value is not None else None
+
+
+def _zoo_layer(path: str, algo: str, env: str, agent_cls: type, notes: list[str]) -> tuple[dict, Provenance]:
+    if not isinstance(agent_cls, ReadsZooHyperparams):
+        raise ConfigError(f"--hyperparams: {algo} does not read rl-baselines3-zoo hyperparameter files")
+    lines: Provenance = {}
+    data = load_yaml(path, lines)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of environment ids to hyperparameters")
+    key = env if env in data else ("atari" if resolve_env(env).atari and "atari" in data else None)
+    if key is None:
+        hits = closest(env, [str(k) for k in data], n=1)
+        hint = f"; did you mean {hits[0]!r}?" if hits else f"; it has: {', '.join(map(str, list(data)[:8]))}"
+        raise ConfigError(f"{path}: no entry for {env!r}{hint}")
+    entry = data[key]
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{lines.get((key,), path)}: {key}: expected a mapping of hyperparameters, got {entry!r}")
+    where = lines.get((key,), path)
+    layer, ignored = agent_cls.from_zoo(entry, where=where)
+    if ignored:
+        notes.append(f"{where}: {key}: keys not understood, not used: {', '.join(sorted(ignored))}")
+    prov = {(k,): where for k in layer if k != "agent"}
+    prov.update({("agent", k): where for k in layer.get("agent", {})})
+    return layer, prov
+
+
+def resolve_config(
+    *,
+    algo: str | None = None,
+    env: str | None = None,
+    config_file: str | None = None,
+    hyperparams: str | None = None,
+    sets: Sequence[str] = (),
+    flags: dict[str, Any] | None = None,
+    agent_flags: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
+) -> TrainConfig:
+    """Merge the config layers into a validated :class:`TrainConfig`.
+
+    Args:
+        algo, env: positional arguments of ``lab train`` (override the config file's).
+        config_file: ``--config`` YAML (a saved ``config.yaml`` reproduces its run).
+        hyperparams: ``--hyperparams``: an rl-baselines3-zoo YAML; the entry for ``env`` is used.
+        sets: ``--set key=value`` items; a bare agent key (``learning_rate``) means ``agent.learning_rate``.
+        flags: run-level command-line options (``steps``, ``seed``, ...); None values are ignored.
+        agent_flags: options that set agent fields (``n_envs``, ``minutes``, ...); an agent without
+            that field is an error.
+        notes: receives remarks for the user (e.g. hyperparameters that were not understood).
+
+    Raises:
+        ConfigError: unknown keys (with the closest known key), wrong types (with file and line).
+        UnknownNameError: unknown algorithm.
+    """
+    notes = notes if notes is not None else []
+    prov: Provenance = {}
+    file_data: dict = {}
+    if config_file:
+        loaded = load_yaml(config_file, prov)
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{config_file}: expected a mapping of config keys, got {type(loaded).__name__}")
+        file_data = loaded or {}
+    parsed_sets = [parse_set(s) for s in sets]
+    algo = _pick("algo", algo, parsed_sets, file_data)
+    env = _pick("env", env, parsed_sets, file_data)
+    if not algo:
+        raise ConfigError("no algorithm given: use `lab train ALGO ENV` (see `lab list agents`) or --config FILE")
+    if not env:
+        raise ConfigError("no environment given: use `lab train ALGO ENV` (see `lab list envs`) or --config FILE")
+    agent_cls = AGENTS.load(algo)
+
+    data: dict[str, Any] = {"agent": {}}
+    tuned = dict(agent_cls.tuned(env))
+    data = deep_merge(data, {k: v for k, v in tuned.items() if k in RUN_KEYS})
+    data["agent"] = deep_merge(data["agent"], {k: v for k, v in tuned.items() if k not in RUN_KEYS})
+    if hyperparams:
+        layer, zoo_prov = _zoo_layer(hyperparams, algo, env, agent_cls, notes)
+        data = deep_merge(data, layer)
+        prov.update({k: v for k, v in zoo_prov.items() if k not in prov})
+    data = deep_merge(data, file_data)
+    data["algo"], data["env"] = algo, env
+    for name, value in (flags or {}).items():
+        if value is not None:
+            data[name] = value
+            prov[(name,)] = f"--{name.replace('_', '-')} {value}"
+    agent_keys = agent_fields(agent_cls)
+    for name, value in (agent_flags or {}).items():
+        if value is None:
+            continue
+        if name not in agent_keys:
+            raise ConfigError(f"--{name.replace('_', '-')} does not apply to {algo} (it has no {name!r} setting)")
+        data["agent"][name] = value
+        prov[("agent", name)] = f"--{name.replace('_', '-')} {value}"
+    canonical = []
+    for item in sets:
+        key, _, value = item.partition("=")
+        key = canonical_key(key.strip(), agent_cls)
+        head = key.split(".")[0]
+        if head not in RUN_KEYS:
+            known = [*RUN_KEYS, *agent_keys, *(f"agent.{k}" for k in agent_keys)]
+            hits = closest(head, known, n=1)
+            hint = f"; did you mean {canonical_key(hits[0], agent_cls)!r}?" if hits else " (see `lab config ALGO ENV`)"
+            raise ConfigError(f"--set {item}: unknown key {key!r}{hint}")
+        canonical.append(f"{key}={value}")
+    apply_sets(data, canonical, prov)
+    for path, value in parsed_sets:  # keep the --set spelling the user typed in messages
+        full = tuple(canonical_key(".".join(path), agent_cls).split("."))
+        if full != path:
+            prov[full] = f"--set {'.'.join(path)}={value}"
+    cfg = from_dict(TrainConfig, data, provenance=prov, field_types={("agent",): agent_cls.Config})
+    return cfg
