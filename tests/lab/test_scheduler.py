@@ -37,6 +37,10 @@ def env_value(key: str) -> str | None:
     return os.environ.get(key)
 
 
+def returns_a_lambda() -> object:
+    return lambda: 1  # a result that cannot be pickled back to the scheduler
+
+
 def sleep_for(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
@@ -92,6 +96,22 @@ def test_local_pool_survives_sigkill_and_timeout():
     assert outcomes["sum"].result == 42
     assert (outcomes["slow"].error, outcomes["slow"].attempts) == ("timed out after 1.5 s", 2)
     assert [e for e in seen if e[0] == "JobFailed"].count(("JobFailed", "killed", 1)) == 1
+
+
+def test_a_result_that_cannot_be_pickled_fails_only_its_own_job():
+    bus = EventBus()
+    seen = _recorded(bus)
+    sched = Scheduler(LocalBackend(2), bus=bus, retries=1)
+    sched.submit(Job("lambda", returns_a_lambda))
+    sched.submit(Job("sum", add, {"a": 1, "b": 2}))
+    sched.submit(Job("after", add, {"a": 3, "b": 4}))
+    with sched:
+        outcomes = {o.name: o for o in sched.drain()}
+    assert outcomes["lambda"].ok is False and outcomes["lambda"].attempts == 1  # the same result again: no retry
+    assert outcomes["lambda"].error.startswith("result could not be sent back: ")
+    assert "pickle" in outcomes["lambda"].error
+    assert (outcomes["sum"].result, outcomes["after"].result) == (3, 7)
+    assert ("JobFailed", "lambda", 1) in seen and ("JobFinished", "after", 1) in seen
 
 
 def test_gpu_packing():
