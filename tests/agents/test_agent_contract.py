@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import io
+import os
 import threading
 
+import numpy as np
 import pytest
 import torch
 
-from lab.agent import Budget, TrainContext
+from lab.agent import OPTIONAL_CAPABILITIES, Budget, TrainContext
 from lab.config import field_docs
 from lab.envs import resolve_env
 from lab.events import EventBus
@@ -92,3 +95,58 @@ def test_learn_returns_promptly_when_asked_to_stop(agent_cls, tmp_path):
     t.start()
     t.join(timeout=60)
     assert not t.is_alive(), "learn() must honour ctx.should_stop()"
+
+
+def _members(protocol: type) -> list[str]:
+    """The names a capability protocol declares (its methods and annotated attributes)."""
+    names = [n for n, v in vars(protocol).items() if not n.startswith("_") and callable(getattr(protocol, n, None))]
+    return sorted({*names, *getattr(protocol, "__annotations__", {})})
+
+
+def _accepts(impl, declared) -> list[str]:
+    """Problems of ``impl``'s signature against the protocol's ``declared`` one."""
+    have, want = inspect.signature(impl).parameters, inspect.signature(declared).parameters
+    problems = [f"no parameter {n!r}" for n in want if n not in have]
+    problems += [f"{n!r} is {have[n].kind.description}, not {p.kind.description}" for n, p in want.items()
+                 if n in have and have[n].kind != p.kind]
+    problems += [f"extra parameter {n!r} without a default" for n, p in have.items()
+                 if n not in want and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return problems
+
+
+def test_optional_capabilities_are_declared_whole_and_typed_as_the_contract_says(agent_cls):
+    for protocol in OPTIONAL_CAPABILITIES:
+        names = _members(protocol)
+        present = [n for n in names if hasattr(agent_cls, n)]
+        if not present:
+            continue
+        assert present == names, f"{agent_cls.__name__} has {present} of {protocol.__name__} but not all of {names}"
+        assert isinstance(agent_cls, protocol)
+        for name in names:
+            declared = getattr(protocol, name, None)  # None: an attribute (annotated, no value)
+            if callable(declared):
+                problems = _accepts(getattr(agent_cls, name), declared)
+                assert not problems, f"{agent_cls.__name__}.{name} vs {protocol.__name__}: {'; '.join(problems)}"
+
+
+def test_default_threads_is_a_positive_count(agent_cls):
+    threads = getattr(agent_cls, "default_threads", 1)
+    assert isinstance(threads, int) and threads >= 1
+
+
+def test_from_zoo_returns_a_config_layer_and_the_keys_it_ignored(agent_cls):
+    if not hasattr(agent_cls, "from_zoo"):
+        pytest.skip(f"{agent_cls.__name__} does not read zoo files")
+    layer, ignored = agent_cls.from_zoo({"n_timesteps": 1000, "not_a_zoo_key": 1}, where="zoo.yml:1")
+    assert isinstance(layer, dict) and list(ignored) == ["not_a_zoo_key"]
+    assert set(layer) - {"agent"} <= set(RUN_KEYS) and isinstance(layer.get("agent", {}), dict)
+
+
+def test_render_episode_gives_rgb_frames_and_the_return(agent_cls, monkeypatch):
+    if not hasattr(agent_cls, "render_episode"):
+        pytest.skip(f"{agent_cls.__name__} does not render episodes")
+    monkeypatch.setitem(os.environ, "SDL_VIDEODRIVER", "dummy")
+    agent = agent_cls(_config(agent_cls), _env_for(agent_cls), seed=0, device="cpu")
+    frames, ret = agent.render_episode(seed=0, max_frames=50)
+    assert isinstance(ret, float) and 1 <= len(frames) <= 50
+    assert all(isinstance(f, np.ndarray) and f.dtype == np.uint8 and f.ndim == 3 and f.shape[2] == 3 for f in frames)
