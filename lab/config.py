@@ -349,15 +349,28 @@ def from_dict(
         raise ConfigError(f"{_where(prefix, provenance)}missing key {_dotted((*prefix, missing[0]))!r}")
     try:
         return cls(**kwargs)
-    except (ValueError, TypeError) as e:
-        if isinstance(e, ConfigError):
-            raise
+    except (ValueError, TypeError) as e:  # ConfigError included: every layer's validation reads the same
         # a validation message "field: problem" points at that field (and where it was set)
         name, sep, problem = str(e).partition(": ")
-        if sep and name in init_fields:
-            path = (*prefix, name)
+        field_name = _field_named(name, prefix, init_fields) if sep else None
+        if field_name is not None:
+            path = (*prefix, field_name)
             raise ConfigError(f"{_where(path, provenance)}{_dotted(path)}: {problem}") from None
         raise ConfigError(f"{_where(prefix, provenance)}{_dotted(prefix) or cls.__name__}: {e}") from None
+
+
+def _field_named(name: str, prefix: KeyPath, fields: Mapping[str, Any]) -> str | None:
+    """The field a validation message starts with: ``n_steps``, ``agent.n_steps`` or a flag, ``--n-steps 0``.
+
+    >>> _field_named("--workers 2", ("agent",), {"workers": None})
+    'workers'
+    >>> _field_named("agent.workers", ("agent",), {"workers": None}), _field_named("other", (), {"workers": None})
+    ('workers', None)
+    """
+    candidates = [name, name.removeprefix(_dotted(prefix) + ".") if prefix else name]
+    if name.startswith("--"):
+        candidates.append(name[2:].split(" ")[0].replace("-", "_"))
+    return next((c for c in candidates if c in fields), None)
 
 
 # --- writing ---------------------------------------------------------------------------------

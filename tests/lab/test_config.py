@@ -111,3 +111,34 @@ def test_apply_sets_records_provenance_for_messages():
     with pytest.raises(ConfigError) as e:
         from_dict(Cfg, data, provenance=prov)
     assert str(e.value) == "--set inner.size=abc: inner.size: expected int, got 'abc'"
+
+
+@dataclass
+class _Checked:
+    a: int = 1
+    b: int = 1
+
+    def __post_init__(self) -> None:
+        if self.a < 1:
+            raise ValueError(f"a: expected a positive number, got {self.a}")
+        if self.b < 1:
+            raise ConfigError(f"outer.b: expected a positive number, got {self.b}")
+
+
+@dataclass
+class _Outer:
+    outer: _Checked = field(default_factory=_Checked)
+
+
+def test_validation_errors_of_any_kind_carry_their_location(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("outer:\n  a: 0\n  b: 1\n")
+    prov = {}
+    with pytest.raises(ConfigError) as a:
+        from_dict(_Outer, load_yaml(path, prov), provenance=prov)
+    path.write_text("outer:\n  a: 1\n  b: 0\n")
+    prov = {}
+    with pytest.raises(ConfigError) as b:  # a ConfigError from __post_init__ reads like a ValueError
+        from_dict(_Outer, load_yaml(path, prov), provenance=prov)
+    assert str(a.value) == f"{path}:2: outer.a: expected a positive number, got 0"
+    assert str(b.value) == f"{path}:3: outer.b: expected a positive number, got 0"
