@@ -8,6 +8,7 @@ board games), ``module:Class`` for a user's own ``gymnasium.Env`` subclass, or a
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,18 +70,25 @@ def _register_optional_families() -> None:
         pass
 
 
+def _accepts_render_mode(cls: type) -> bool:
+    """Whether ``cls(render_mode=...)`` is a valid call (a ``render_mode`` parameter or ``**kwargs``)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # no signature to read (a C extension): try it
+        return True
+    return "render_mode" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def _from_class(env_id: str, obj: Any) -> EnvInfo:
     import gymnasium as gym
 
     if getattr(obj, "kind", None) == "game":
         return EnvInfo(id=env_id, kind="game", factory=obj)
     if isinstance(obj, type) and issubclass(obj, gym.Env):
+        takes_render_mode = _accepts_render_mode(obj)
 
         def factory(render_mode: str | None = None, _cls: type = obj) -> gym.Env:
-            try:
-                return _cls(render_mode=render_mode) if render_mode else _cls()
-            except TypeError:
-                return _cls()
+            return _cls(render_mode=render_mode) if render_mode and takes_render_mode else _cls()
 
         return _probe(env_id, factory)
     raise LabError(f"{env_id!r} is not a gymnasium.Env subclass or a lab game (it is a {type(obj).__name__})")
