@@ -22,18 +22,20 @@ import torch
 from lab import atomic
 from lab.config import load_yaml
 from lab.eventlog import read_events
+from lab.events import MetricsLogged
 from lab.game import resolve_game
 from lab.players import describe_scores, make_player, play_games
+from lab.runs import RunDir
 from lab.training import resolve_config, train
 
 
 def curve(run_dir: Path) -> list[dict]:
     """``[{"iteration", "minutes", "scores": {opponent: score}}]`` from the run's periodic evaluations."""
     points = []
-    for e in read_events(run_dir / "events.jsonl"):
+    for e in read_events(RunDir(run_dir).events_path):
         metrics = e.get("metrics") or {}
         scores = {k.removeprefix("eval/score_vs_"): v for k, v in metrics.items() if k.startswith("eval/score_vs_")}
-        if e.get("event") == "MetricsLogged" and scores:
+        if e.get("event") == MetricsLogged.__name__ and scores:
             points.append({"iteration": e["step"], "minutes": round(metrics.get("time/minutes", 0.0), 2), "scores": scores})
     return points
 
@@ -88,7 +90,7 @@ def main() -> None:
     else:
         run_dir = args.from_run
     train_s = time.perf_counter() - t0
-    config = load_yaml(str(run_dir / "config.yaml"))
+    config = load_yaml(str(RunDir(run_dir).config_path))
     game = config["env"]
     game_cls = resolve_game(game)
     baselines = args.baselines.split(",") if args.baselines else list(config["agent"]["eval_opponents"])

@@ -141,7 +141,7 @@ class WandbLogger:
             )
             self.run.define_metric("global_step")
             self.run.define_metric("*", step_metric="global_step")
-        except Exception as e2:  # noqa: BLE001
+        except Exception as e2:  # noqa: BLE001 - W&B must never stop training; _fail says what went wrong
             self._fail("initialisation", e2)
 
     def on_metrics(self, e: MetricsLogged) -> None:
@@ -159,7 +159,7 @@ class WandbLogger:
         try:
             self.run.summary["final_step"] = e.step
             self.run.finish(exit_code=1 if isinstance(e, RunFailed) else 0)
-        except Exception as e2:  # noqa: BLE001
+        except Exception as e2:  # noqa: BLE001 - W&B must never stop training; _fail says what went wrong
             self._fail("finish", e2)
         self.run = None
 
