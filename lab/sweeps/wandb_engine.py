@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.scheduler import Job, Scheduler, make_backend
+from lab.sweeps.folder import SweepDir
 from lab.sweeps.options import SweepOptions, SweepSummary
 from lab.sweeps.spec import SweepSpec
 from lab.sweeps.trials import run_train_trial, worker_env
@@ -51,7 +52,7 @@ def wandb_agent(*, sweep_id: str, project: str, entity: str | None, count: int |
     def one() -> None:
         run = wandb.init()
         params = dict(run.config)
-        run_dir = Path(out) / "trials" / run.id
+        run_dir = SweepDir(out).trial_dir(run.id)
         result = run_train_trial(run_dir=str(run_dir), params=params, metric=metric, sweep=sweep_id,
                                  project=project, entity=entity, threads=None, track=False)
         run.log({metric: result["value"]})

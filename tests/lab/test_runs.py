@@ -9,7 +9,7 @@ import torch
 
 from lab import atomic
 from lab.errors import RunDirError
-from lab.runs import RunDir, default_run_dir, load_state
+from lab.runs import CHECKPOINT_FORMAT, RunDir, agent_checkpoint_state, check_agent_checkpoint, default_run_dir, load_state
 
 
 def test_atomic_write_leaves_the_old_file_on_error(tmp_path):
@@ -87,3 +87,30 @@ def test_interrupted_write_temporaries_are_ignored_and_cleaned(tmp_path):
     assert [c.step for c in run.checkpoints()] == [100]
     run.clean_temporaries()
     assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["step_000000100.pt"]
+
+
+def test_one_check_for_every_agent_checkpoint(tmp_path):
+    from agents.alphazero import AlphaZero
+    from agents.sb3 import PPO
+
+    good = agent_checkpoint_state(7, {"w": torch.zeros(1)}, algo="ppo", env="CartPole-v1")
+    assert good["format"] == CHECKPOINT_FORMAT
+    ckpt = check_agent_checkpoint(good, tmp_path / "m.pt", algo="ppo")
+    assert (ckpt.algo, ckpt.step, ckpt.env, list(ckpt.agent)) == ("ppo", 7, "CartPole-v1", ["w"])
+    assert check_agent_checkpoint(good, tmp_path / "m.pt", algo=PPO).algo == "ppo"  # by class: any registered name
+    with pytest.raises(RunDirError, match=r"m.pt: not a lab checkpoint \(format None, no step; expected format"):
+        check_agent_checkpoint({"agent": {}, "algo": "ppo"}, tmp_path / "m.pt")
+    with pytest.raises(RunDirError, match=r"^.*m.pt holds a 'ppo' agent but config.yaml says 'sac'$"):
+        check_agent_checkpoint(good, tmp_path / "m.pt", algo="sac", expected_by="config.yaml")
+    with pytest.raises(RunDirError, match=r"m.pt holds a 'ppo' checkpoint, not an AlphaZero one$"):
+        check_agent_checkpoint(good, tmp_path / "m.pt", algo=AlphaZero)
+
+
+def test_load_agent_prefers_the_final_model_then_the_latest_checkpoint(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    with pytest.raises(RunDirError, match="holds no model.pt and no checkpoints/step_"):
+        run.load_agent()
+    run.save_checkpoint(5, agent_checkpoint_state(5, {}, algo="ppo"))
+    assert run.load_agent(algo="ppo").step == 5
+    torch.save(agent_checkpoint_state(9, {}, algo="ppo"), run.model_path)
+    assert run.load_agent(algo="ppo").path == run.model_path
