@@ -54,7 +54,14 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config (a run's config.yaml reproduces it)."),
     sets: list[str] = typer.Option([], "--set", help="Override a config key: --set agent.learning_rate=3e-4 (repeatable)."),
     hyperparams: Optional[Path] = typer.Option(
-        None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML (the entry for ENV is used)."
+        None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML: its entry for ENV over SB3's defaults."
+    ),
+    gym_packages: list[str] = typer.Option(
+        [], "--gym-packages", help="Import this package first (it registers ENV's id), e.g. minigrid (repeatable)."
+    ),
+    vec: Optional[str] = typer.Option(None, "--vec", help="Environment workers: auto, dummy or subproc (default auto)."),
+    tensorboard: Optional[bool] = typer.Option(
+        None, "--tensorboard/--no-tensorboard", help="Also write TensorBoard scalars under RUN/tb/."
     ),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between evaluations."),
@@ -80,6 +87,10 @@ def train(
 
       lab train dqn CartPole-v1 --hyperparams rl-zoo/dqn.yml
 
+      lab train ppo ALE/Breakout-v5 --steps 1000000 --tensorboard
+
+      lab train ppo minigrid:MiniGrid-Empty-5x5-v0
+
       lab train --config runs/ppo-CartPole-v1-20261124-101500/config.yaml
     """
     from lab import training
@@ -91,6 +102,7 @@ def train(
                 for name, value in {
                     "ALGO": algo, "ENV": env, "--config": config, "--set": sets, "--hyperparams": hyperparams,
                     "--steps": steps, "--seed": seed, "--n-envs": n_envs, "--run-dir": run_dir,
+                    "--gym-packages": gym_packages, "--vec": vec,
                 }.items()
                 if value
             ]
@@ -99,6 +111,7 @@ def train(
             result = training.resume(resume, display=not quiet)
         else:
             notes: list[str] = []
+            sources: dict[str, str] = {}
             cfg = training.resolve_config(
                 algo=algo,
                 env=env,
@@ -108,16 +121,18 @@ def train(
                 flags={
                     "steps": steps, "seed": seed, "device": device, "checkpoint_every": checkpoint_every,
                     "eval_every": eval_every, "eval_episodes": eval_episodes, "track": track,
+                    "tensorboard": tensorboard, "gym_packages": gym_packages or None,
                 },
                 agent_flags={
-                    "n_envs": n_envs, "minutes": minutes, "iterations": iterations,
+                    "n_envs": n_envs, "vec": vec, "minutes": minutes, "iterations": iterations,
                     "games_per_iteration": games_per_iteration, "simulations": simulations, "workers": workers,
                 },
                 notes=notes,
+                sources=sources,
             )
             for note in notes:
                 typer.echo(f"note: {note}", err=True)
-            result = training.train(cfg, run_dir=run_dir, display=not quiet)
+            result = training.train(cfg, run_dir=run_dir, display=not quiet, sources=sources)
     if result.status == "stopped":
         typer.echo(
             f"stopped at step {result.step:,} ({result.reason}); checkpoint saved. "
@@ -207,19 +222,32 @@ def config_cmd(
     env: str = typer.Argument(..., help="Environment."),
     sets: list[str] = typer.Option([], "--set", help="Override a config key (repeatable)."),
     hyperparams: Optional[Path] = typer.Option(None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML."),
+    gym_packages: list[str] = typer.Option([], "--gym-packages", help="Import this package first (repeatable)."),
 ) -> None:
-    """Print the fully resolved config for ALGO on ENV (a starting point for --config files)."""
+    """Print the fully resolved config for ALGO on ENV, each value with where it came from.
+
+    [default]: the agent's plain defaults (SB3's); [rl-zoo FILE:LINE (ENTRY)]: the RL Zoo's published
+    values; [lab tuned]: measured by the lab; or the --hyperparams file, --set item that set it.
+    """
     from lab.config import dump_yaml
     from lab.training import resolve_config
 
     with user_errors():
         notes: list[str] = []
+        sources: dict[str, str] = {}
         cfg = resolve_config(
-            algo=algo, env=env, sets=sets, hyperparams=str(hyperparams) if hyperparams else None, notes=notes
+            algo=algo,
+            env=env,
+            sets=sets,
+            hyperparams=str(hyperparams) if hyperparams else None,
+            flags={"gym_packages": gym_packages or None},
+            notes=notes,
+            sources=sources,
         )
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(dump_yaml(cfg, header=f"lab train --config FILE  (resolved for {algo} on {env})"), nl=False)
+    header = f"lab train --config FILE  (resolved for {algo} on {env}; [...]: where each value came from)"
+    typer.echo(dump_yaml(cfg, header=header, sources=sources), nl=False)
 
 
 @app.command()

@@ -425,7 +425,9 @@ def _flow(value: Any) -> str:
     return text
 
 
-def _emit(obj: Any, indent: int, lines: list[str], comments: bool) -> None:
+def _emit(
+    obj: Any, indent: int, lines: list[str], comments: bool, sources: Mapping[str, str] | None = None, prefix: str = ""
+) -> None:
     pad = " " * indent
     docs = field_docs(type(obj)) if comments and dataclasses.is_dataclass(obj) else {}
     items = (
@@ -435,25 +437,38 @@ def _emit(obj: Any, indent: int, lines: list[str], comments: bool) -> None:
     )
     for key, value in items:
         doc = docs.get(key, "").split("\n")[0]
+        dotted = f"{prefix}{key}"
+        origin = (sources or {}).get(dotted)
+        doc = f"[{origin}] {doc}".rstrip() if origin else doc
         note = f"  # {doc}" if doc else ""
         nested = dataclasses.is_dataclass(value) or (isinstance(value, Mapping) and value)
         if nested:
             lines.append(f"{pad}{key}:{note}")
-            _emit(value, indent + 2, lines, comments)
+            _emit(value, indent + 2, lines, comments, sources, dotted + ".")
         else:
             lines.append(f"{pad}{key}: {_flow(to_dict(value))}{note}")
 
 
-def dump_yaml(obj: Any, *, comments: bool = True, header: str = "") -> str:
+def dump_yaml(
+    obj: Any, *, comments: bool = True, header: str = "", sources: Mapping[str, str] | None = None
+) -> str:
     """YAML text for a dataclass (or dict), each field's docstring as a trailing comment.
 
+    ``sources`` (dotted key -> where the value came from) prefixes those comments with ``[origin]``.
     ``load_yaml`` of the result gives back ``to_dict(obj)``.
     """
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    _emit(obj, 0, lines, comments)
+    _emit(obj, 0, lines, comments, sources)
     return "\n".join(lines) + "\n"
 
 
-def save_yaml(obj: Any, path: str | os.PathLike, *, comments: bool = True, header: str = "") -> None:
+def save_yaml(
+    obj: Any,
+    path: str | os.PathLike,
+    *,
+    comments: bool = True,
+    header: str = "",
+    sources: Mapping[str, str] | None = None,
+) -> None:
     """Write ``dump_yaml(obj)`` to ``path`` atomically."""
-    atomic.write_text(path, dump_yaml(obj, comments=comments, header=header))
+    atomic.write_text(path, dump_yaml(obj, comments=comments, header=header, sources=sources))

@@ -1,23 +1,41 @@
 """Resolve an environment name to what the lab trains on, with errors that say what to do.
 
 A name is, in order: an environment registered with the lab (``lab.envs`` entry points, e.g. the
-board games), ``module:Class`` for a user's own ``gymnasium.Env`` subclass, or any Gymnasium id
+board games), ``module:Class`` for a user's own ``gymnasium.Env`` subclass, ``module:EnvId`` (as
+``gymnasium.make`` reads it: import ``module``, which registers ``EnvId``), or any Gymnasium id
 (``CartPole-v1``, ``HalfCheetah-v5`` with the ``mujoco`` extra, ``ALE/Pong-v5`` with ``atari``).
+Packages named in ``packages`` (``--gym-packages``) are imported first, and a few well-known ones
+(minigrid, ale_py, ...) are tried when an id is not registered, as rl-baselines3-zoo does.
+
+Wrappers are written as rl-baselines3-zoo's ``env_wrapper:`` key: ``"module.Class"`` or
+``{"module.Class": {keyword: value}}``, applied in order, after the Monitor the agent adds (so episode
+returns stay the game's). Atari ids always get SB3's ``AtariWrapper`` (noop reset, 4-frame skip with
+max-pooling, life loss as episode end, fire on reset, 84x84 grey frames, clipped rewards) unless the
+list names it with other keywords. Ids whose emulator already skips frames (``ALE/*-v5``: 4) are
+made with ``frameskip=1`` so the wrapper's skip is the only one; their sticky actions (v5: 0.25,
+Machado et al. 2018) are kept; ``*NoFrameskip-v4`` ids have none.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import re
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from lab.errors import LabError, MissingDependencyError, closest
 from lab.registry import ENVS, load_target
 
-__all__ = ["EnvInfo", "resolve_env", "make_env", "is_atari"]
+__all__ = ["EnvInfo", "resolve_env", "make_env", "is_atari", "parse_wrappers", "KNOWN_PACKAGES"]
+
+ATARI_WRAPPER = "stable_baselines3.common.atari_wrappers.AtariWrapper"
+KNOWN_PACKAGES = ("ale_py", "minigrid", "gymnasium_robotics", "highway_env", "panda_gym")
+"""Imported (when installed) if an id is not registered, so their ids work without --gym-packages."""
+Wrapper = tuple[type, dict[str, Any]]
 
 _ATARI_ID = re.compile(r"^(ALE/|.*NoFrameskip-v\d+$|.*Deterministic-v\d+$|.*-ram(NoFrameskip)?-v\d+$)")
 
@@ -39,12 +57,22 @@ class EnvInfo:
     reward_threshold: float | None = None
     render_fps: float | None = None
     """Frame rate the environment declares for rendering (its ``metadata["render_fps"]``)."""
+    wrappers: tuple[Wrapper, ...] = ()
+    """Gymnasium wrappers (class, keywords) to apply over ``factory()``'s env, after a Monitor; the spaces
+    above are those of the wrapped env."""
+
+    def wrap(self, env: Any) -> Any:
+        """Apply :attr:`wrappers` to one env (``make_vec_env``'s ``wrapper_class``)."""
+        for cls, kwargs in self.wrappers:
+            env = cls(env, **kwargs)
+        return env
 
 
 def is_atari(env_id: str) -> bool:
     """Whether ``env_id`` names an Arcade Learning Environment game."""
     if _ATARI_ID.match(env_id):
         return True
+    _register_optional_families()
     spec = _gym_spec(env_id)
     return spec is not None and "ale_py" in str(spec.entry_point)
 
@@ -62,10 +90,11 @@ def _gym_spec(env_id: str) -> Any:
 def _register_optional_families() -> None:
     """Let Gymnasium see the Atari ids when ale-py is installed (it registers them on import)."""
     try:
-        import ale_py  # noqa: F401
+        import ale_py
         import gymnasium as gym
 
         gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment made
     except ImportError:
         pass
 
@@ -79,7 +108,7 @@ def _accepts_render_mode(cls: type) -> bool:
     return "render_mode" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def _from_class(env_id: str, obj: Any) -> EnvInfo:
+def _from_class(env_id: str, obj: Any, wrappers: tuple[Wrapper, ...] = ()) -> EnvInfo:
     import gymnasium as gym
 
     if getattr(obj, "kind", None) == "game":
@@ -90,79 +119,167 @@ def _from_class(env_id: str, obj: Any) -> EnvInfo:
         def factory(render_mode: str | None = None, _cls: type = obj) -> gym.Env:
             return _cls(render_mode=render_mode) if render_mode and takes_render_mode else _cls()
 
-        return _probe(env_id, factory)
+        return _probe(env_id, factory, wrappers=wrappers)
     raise LabError(f"{env_id!r} is not a gymnasium.Env subclass or a lab game (it is a {type(obj).__name__})")
 
 
-def _probe(env_id: str, factory: Callable[..., Any], atari: bool = False) -> EnvInfo:
+def _probe(env_id: str, factory: Callable[..., Any], atari: bool = False, wrappers: tuple[Wrapper, ...] = ()) -> EnvInfo:
     env = factory()
     try:
         spec = getattr(env, "spec", None)
-        return EnvInfo(
+        info = EnvInfo(
             id=env_id,
             kind="gym",
-            observation_space=env.observation_space,
-            action_space=env.action_space,
             factory=factory,
             atari=atari,
             max_episode_steps=getattr(spec, "max_episode_steps", None),
             reward_threshold=getattr(spec, "reward_threshold", None),
             render_fps=(getattr(env, "metadata", None) or {}).get("render_fps"),
+            wrappers=wrappers,
         )
+        env = info.wrap(env)
+        return dataclasses.replace(info, observation_space=env.observation_space, action_space=env.action_space)
     finally:
         env.close()
 
 
-def _gym_factory(env_id: str) -> Callable[..., Any]:
+def _gym_factory(spec: Any, kwargs: dict[str, Any]) -> Callable[..., Any]:
     import gymnasium as gym
 
+    # by spec, not by id: a subprocess worker's registry lacks the ids that imports registered here
     def factory(render_mode: str | None = None) -> gym.Env:
-        return gym.make(env_id, render_mode=render_mode) if render_mode else gym.make(env_id)
+        extra = {"render_mode": render_mode} if render_mode else {}
+        return gym.make(spec, **kwargs, **extra)
 
     return factory
 
 
-def resolve_env(env_id: str) -> EnvInfo:
-    """Find ``env_id`` and read its spaces (by making one instance and closing it).
+def _import_package(name: str, where: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+        raise LabError(f"{where}: {name!r} is not a module name")
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and (name == e.name or name.startswith(e.name + ".")):
+            raise MissingDependencyError(f"{where}: no module named {e.name!r} (pip install it first)") from None
+        raise MissingDependencyError(f"{where}: {name} needs the package {e.name!r}, which is not installed") from None
+
+
+def _import_known_packages() -> None:
+    for name in KNOWN_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def parse_wrappers(spec: Any, where: str = "env_wrapper") -> tuple[Wrapper, ...]:
+    """rl-baselines3-zoo's ``env_wrapper`` value -> ``((class, kwargs), ...)``, importing each class.
+
+    >>> parse_wrappers([{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 50}}])[0][1]
+    {'max_episode_steps': 50}
+    """
+    if spec is None:
+        return ()
+    items = spec if isinstance(spec, (list, tuple)) else [spec]
+    out: list[Wrapper] = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if len(item) != 1:
+                raise LabError(f"{where}[{i}]: expected one wrapper name with its keywords, got {item!r}")
+            name, kwargs = next(iter(item.items()))
+            kwargs = dict(kwargs or {})
+        else:
+            name, kwargs = item, {}
+        if isinstance(name, type):
+            out.append((name, kwargs))
+            continue
+        module, _, attr = str(name).replace(":", ".").rpartition(".")
+        if not module:
+            raise LabError(f"{where}[{i}]: {name!r} is not module.Class")
+        out.append((load_target(f"{module}:{attr}"), kwargs))
+    return tuple(out)
+
+
+def _atari_setup(spec: Any, wrappers: tuple[Wrapper, ...]) -> tuple[dict[str, Any], tuple[Wrapper, ...]]:
+    """The make keywords and wrappers that give an Atari id one 4-frame skip (see the module docstring)."""
+    skip = spec.kwargs.get("frameskip", 1)
+    make_kwargs = {} if skip == 1 else {"frameskip": 1}
+    frame_skip = skip if isinstance(skip, int) and skip > 1 else 4
+    atari_cls = load_target(ATARI_WRAPPER.rpartition(".")[0] + ":AtariWrapper")
+    given = [kw for cls, kw in wrappers if cls is atari_cls]
+    kwargs = {"frame_skip": frame_skip, **(given[0] if given else {})}
+    rest = tuple(w for w in wrappers if w[0] is not atari_cls)
+    return make_kwargs, ((atari_cls, kwargs), *rest)
+
+
+def resolve_env(
+    env_id: str,
+    *,
+    packages: Sequence[str] = (),
+    wrappers: Any = None,
+    kwargs: dict[str, Any] | None = None,
+) -> EnvInfo:
+    """Find ``env_id`` and read its spaces (by making one instance, wrapped, and closing it).
+
+    Args:
+        env_id: the name (see the module docstring).
+        packages: modules to import first (they register ids), as rl-baselines3-zoo's ``--gym-packages``.
+        wrappers: rl-baselines3-zoo ``env_wrapper`` value (see :func:`parse_wrappers`).
+        kwargs: keyword arguments for ``gymnasium.make`` (the zoo's ``env_kwargs``).
 
     Raises:
         UnknownNameError-like LabError: unknown id, with the closest registered ids.
-        MissingDependencyError: MuJoCo or Atari ids without their extra.
+        MissingDependencyError: MuJoCo or Atari ids without their extra; a package that is not installed.
     """
     import gymnasium as gym
 
+    for name in packages:
+        _import_package(name, f"--gym-packages {name}")
+    parsed = parse_wrappers(wrappers)
     if env_id in ENVS:
-        return _from_class(env_id, ENVS.load(env_id))
+        return _from_class(env_id, ENVS.load(env_id), parsed)
+    gym_id = env_id
     if ":" in env_id:
         module, _, attr = env_id.partition(":")
         if not re.fullmatch(r"[\w.]+", module):
             raise LabError(f"environment {env_id!r}: {module!r} is not a module name")
-        obj = load_target(env_id) if re.fullmatch(r"[\w.]+", attr) else None
-        if obj is not None:
-            return _from_class(env_id, obj)
+        if re.fullmatch(r"[\w.]+", attr):
+            return _from_class(env_id, load_target(env_id), parsed)
+        _import_package(module, f"environment {env_id!r}")  # module:EnvId, as gymnasium.make reads it
+        gym_id = attr
     _register_optional_families()
-    atari = bool(_ATARI_ID.match(env_id))
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error:
-        spec = None
+    atari = bool(_ATARI_ID.match(gym_id))
+    spec = _gym_spec(gym_id)
+    if spec is None:
+        _import_known_packages()
+        spec = _gym_spec(gym_id)
     if spec is None:
         if atari:
             raise MissingDependencyError(
                 f"{env_id} is an Atari environment: install the 'atari' extra (pip install 'lab[atari]')"
             )
         choices = list(gym.registry) + ENVS.names()
-        hits = closest(env_id, choices, n=3)
+        hits = closest(gym_id, choices, n=3)
         hint = ("; did you mean " + " or ".join(repr(h) for h in hits) + "?") if hits else ""
-        raise LabError(f"unknown environment {env_id!r}{hint} (see `lab list envs`)")
+        raise LabError(
+            f"unknown environment {env_id!r}{hint}{' Ids' if hint else '; ids'} of other packages: PKG:EnvId or --gym-packages PKG "
+            "(see `lab list envs`)"
+        )
     atari = atari or "ale_py" in str(spec.entry_point)
+    make_kwargs = dict(kwargs or {})
+    if atari:
+        atari_kwargs, parsed = _atari_setup(spec, parsed)
+        make_kwargs = {**atari_kwargs, **make_kwargs}
     try:
-        return _probe(env_id, _gym_factory(env_id), atari=atari)
+        return _probe(env_id, _gym_factory(spec, make_kwargs), atari=atari, wrappers=parsed)
     except gym.error.DependencyNotInstalled as e:
         if "mujoco" in str(spec.entry_point).lower() or "mujoco" in str(e).lower():
             raise MissingDependencyError(
                 f"{env_id} needs MuJoCo: install the 'mujoco' extra (pip install 'lab[mujoco]')"
             ) from None
+        if atari and ("cv2" in str(e).lower() or "opencv" in str(e).lower()):
+            raise MissingDependencyError(f"{env_id} needs OpenCV: install the 'atari' extra (pip install 'lab[atari]')") from None
         raise MissingDependencyError(f"{env_id} needs a package that is not installed: {e}") from None
 
 

@@ -1,15 +1,15 @@
-"""One agent class for every stable-baselines3 algorithm; each algorithm is a few class attributes."""
+"""One agent class for every stable-baselines3 (and sb3-contrib) algorithm; each is a few class attributes."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, ClassVar
 
 import numpy as np
-import stable_baselines3
 import torch.nn as nn
 from gymnasium import spaces
-from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
@@ -17,6 +17,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import (
     DummyVecEnv,
+    SubprocVecEnv,
     VecEnv,
     VecFrameStack,
     VecNormalize,
@@ -25,13 +26,25 @@ from stable_baselines3.common.vec_env import (
 
 from agents.sb3 import zoo
 from agents.sb3.callback import BusWriter, EventCallback
-from agents.sb3.config import LAB_FIELDS, A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3Config, TD3Config
+from agents.sb3.config import (
+    LAB_FIELDS,
+    A2CConfig,
+    DQNConfig,
+    PPOConfig,
+    QRDQNConfig,
+    SACConfig,
+    SB3Config,
+    TD3Config,
+)
+from agents.sb3.memory import check_replay_buffer
 from agents.sb3.state import load_model_state, model_state
-from agents.sb3.tuned import tuned
+from agents.sb3.tuned import tuned_with_sources
+from agents.sb3.vec import choose_vec
 from lab.agent import Budget, TrainContext
 from lab.envs import EnvInfo
+from lab.registry import load_target
 
-__all__ = ["SB3Agent", "PPO", "A2C", "DQN", "SAC", "TD3"]
+__all__ = ["SB3Agent", "PPO", "A2C", "DQN", "SAC", "TD3", "QRDQN"]
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 _SPACE_WORDS = {
@@ -54,7 +67,9 @@ class SB3Agent:
     key: ClassVar[str]
     """Registered name, used to look up tuned values."""
     algorithm: ClassVar[str]
-    """Class name in ``stable_baselines3``."""
+    """Class name in :attr:`library`."""
+    library: ClassVar[str] = "stable_baselines3"
+    """The package holding the algorithm (``sb3_contrib`` for QR-DQN)."""
     Config: ClassVar[type[SB3Config]]
     action_spaces: ClassVar[tuple[type[spaces.Space], ...]]
     default_threads: ClassVar[int] = 1
@@ -75,7 +90,16 @@ class SB3Agent:
 
     @classmethod
     def tuned(cls, env_id: str) -> dict[str, Any]:
-        return tuned(cls.key, env_id)
+        return tuned_with_sources(cls.key, env_id, cls.Config)[0]
+
+    @classmethod
+    def tuned_with_sources(cls, env_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The tuned values and, per key, where each came from (the zoo's file and line, or the lab)."""
+        return tuned_with_sources(cls.key, env_id, cls.Config)
+
+    @classmethod
+    def sb3_class(cls) -> type:
+        return getattr(importlib.import_module(cls.library), cls.algorithm)
 
     @classmethod
     def from_zoo(cls, entry: dict[str, Any], where: str = "") -> tuple[dict[str, Any], list[str]]:
@@ -89,9 +113,14 @@ class SB3Agent:
         self.seed = seed
         self.device = device
         self.venv = self.make_vec_env(cfg.n_envs, seed)
+        if hasattr(cfg, "buffer_size"):  # before SB3 allocates it
+            try:
+                check_replay_buffer(self.key, cfg, self.venv.observation_space, self.venv.action_space)
+            except BaseException:
+                self.venv.close()
+                raise
         self._writer = BusWriter()
-        algo_cls = getattr(stable_baselines3, self.algorithm)
-        self.model = algo_cls(self.sb3_policy(), self.venv, seed=seed, device=device, verbose=0, **self.sb3_kwargs())
+        self.model = self.sb3_class()(self.sb3_policy(), self.venv, seed=seed, device=device, verbose=0, **self.sb3_kwargs())
         self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
 
     def sb3_policy(self) -> str:
@@ -112,7 +141,11 @@ class SB3Agent:
         kwargs["learning_rate"] = _schedule(cfg.learning_rate, cfg.lr_schedule)
         if "clip_range" in kwargs:
             kwargs["clip_range"] = _schedule(cfg.clip_range, cfg.clip_range_schedule)
-        policy_kwargs = dict(cfg.policy_kwargs)
+        policy_kwargs = {  # "module:Class" strings (optimizer_class, ...) name classes
+            k: load_target(v) if k.endswith("_class") and isinstance(v, str) else v for k, v in cfg.policy_kwargs.items()
+        }
+        if getattr(cfg, "optimize_memory_usage", False):  # SB3 cannot store timeouts with one copy per observation
+            kwargs["replay_buffer_kwargs"] = {"handle_timeout_termination": False}
         if cfg.net_arch is not None:
             policy_kwargs["net_arch"] = cfg.net_arch
         if cfg.activation is not None:
@@ -127,12 +160,17 @@ class SB3Agent:
         return kwargs
 
     def make_vec_env(self, n_envs: int, seed: int, *, training: bool = True, render_mode: str | None = None) -> VecEnv:
-        """``n_envs`` in-process environments with Monitor (and the Atari wrappers, frame stack, VecNormalize)."""
+        """``n_envs`` environments with Monitor, the env's wrappers (Atari's included), frame stack, VecNormalize."""
         env_kwargs = {"render_mode": render_mode} if render_mode else None
-        if self.env.atari:
-            venv: VecEnv = make_atari_env(self.env.id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
-        else:
-            venv = make_vec_env(self.env.factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=DummyVecEnv)
+        vec = choose_vec(self.cfg.vec, self.env, n_envs) if training else "dummy"
+        venv: VecEnv = make_vec_env(
+            self.env.factory,
+            n_envs=n_envs,
+            seed=seed,
+            env_kwargs=env_kwargs,
+            wrapper_class=self.env.wrap if self.env.wrappers else None,
+            vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
+        )
         stack = self.cfg.frame_stack if self.cfg.frame_stack is not None else (4 if self.env.atari else 1)
         if stack > 1:
             venv = VecFrameStack(venv, stack)
@@ -243,3 +281,10 @@ class TD3(SB3Agent):
 
     key, algorithm, Config = "td3", "TD3", TD3Config
     action_spaces = (spaces.Box,)
+
+
+class QRDQN(SB3Agent):
+    """Quantile Regression DQN (sb3-contrib); discrete actions."""
+
+    key, algorithm, library, Config = "qrdqn", "QRDQN", "sb3_contrib", QRDQNConfig
+    action_spaces = (spaces.Discrete,)

@@ -19,6 +19,7 @@ __all__ = [
     "DQNConfig",
     "SACConfig",
     "TD3Config",
+    "QRDQNConfig",
     "LAB_FIELDS",
 ]
 
@@ -52,6 +53,8 @@ class SB3Config:
     """Scale rewards by a running estimate of the return's spread (VecNormalize)."""
     frame_stack: int | None = None
     """Stack this many frames; null: 4 for Atari, none otherwise."""
+    vec: Literal["auto", "dummy", "subproc"] = "auto"
+    """Environment workers: dummy (in-process), subproc (one process each), auto (see agents/sb3/vec.py)."""
 
     def __post_init__(self) -> None:
         if self.n_envs < 1:
@@ -145,6 +148,8 @@ class OffPolicyConfig(SB3Config):
     """Gradient steps per update; -1: as many as environment steps collected."""
     n_steps: int = 1
     """Steps of the n-step return the TD targets bootstrap from (1: one-step TD)."""
+    optimize_memory_usage: bool = False
+    """Store each observation once (next observations are read from the following slot): half the buffer memory."""
 
 
 @dataclass
@@ -211,6 +216,30 @@ class TD3Config(_ContinuousOffPolicyConfig):
     """Clip of the target smoothing noise."""
 
 
+@dataclass
+class QRDQNConfig(OffPolicyConfig):
+    """Quantile Regression DQN (sb3-contrib)."""
+
+    learning_rate: float = 5e-5
+    """Optimizer learning rate (the start value when lr_schedule is linear)."""
+    batch_size: int = 32
+    """Minibatch size."""
+    tau: float = 1.0
+    """Target network update coefficient (1.0: hard copy)."""
+    train_freq: int = 4
+    """Update the model every train_freq steps (per environment)."""
+    target_update_interval: int = 10_000
+    """Environment steps between target network updates."""
+    exploration_fraction: float = 0.005
+    """Fraction of the run over which epsilon decays."""
+    exploration_initial_eps: float = 1.0
+    """Initial epsilon of epsilon-greedy exploration."""
+    exploration_final_eps: float = 0.01
+    """Final epsilon."""
+    max_grad_norm: float | None = None
+    """Gradient clipping norm; null: no clipping."""
+
+
 LAB_FIELDS = frozenset(
     {
         "policy",
@@ -225,6 +254,7 @@ LAB_FIELDS = frozenset(
         "clip_range_schedule",
         "action_noise",
         "action_noise_std",
+        "vec",
     }
 )
 """Config fields the agent translates; all others are passed to the SB3 constructor as they are."""

@@ -2,7 +2,11 @@
 
 The zoo writes schedules as strings (``lin_0.001``), ``policy_kwargs`` as Python source
 (``dict(net_arch=[64, 64], activation_fn=nn.ReLU)``) and ``normalize`` as a bool or a dict string.
-The source is parsed with :mod:`ast` and only literals are accepted: nothing is executed.
+The source is parsed with :mod:`ast` and only literals (and a few known class names, stored as
+``"module:Class"`` strings) are accepted: nothing is executed.
+
+:func:`find_entry` picks a file's entry for an environment as rl_zoo3 does: the id itself, else
+``atari`` for Atari ids, else ``default``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 from lab.errors import ConfigError
 
-__all__ = ["from_zoo", "parse_policy_kwargs"]
+__all__ = ["from_zoo", "parse_policy_kwargs", "find_entry", "CLASSES"]
 
 _ACTIVATIONS = {
     "Tanh": "tanh",
@@ -23,7 +27,14 @@ _ACTIVATIONS = {
     "GELU": "gelu",
     "SiLU": "silu",
 }
-_UNDERSTOOD_WRAPPERS = ("AtariWrapper",)  # the lab applies SB3's Atari wrappers to Atari ids itself
+CLASSES = {
+    "RMSpropTFLike": "stable_baselines3.common.sb2_compat.rmsprop_tf_like:RMSpropTFLike",
+    "Adam": "torch.optim:Adam",
+    "AdamW": "torch.optim:AdamW",
+    "RMSprop": "torch.optim:RMSprop",
+    "SGD": "torch.optim:SGD",
+}
+"""Class names the zoo's files use in policy_kwargs (optimizer_class=...), as importable targets."""
 
 
 class _Unsupported(Exception):
@@ -44,6 +55,9 @@ def _literal(node: ast.AST) -> Any:
         return {kw.arg: _literal(kw.value) for kw in node.keywords}
     if isinstance(node, ast.Attribute) and node.attr in _ACTIVATIONS:
         return ("activation", _ACTIVATIONS[node.attr])
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+    if name in CLASSES:
+        return CLASSES[name]
     raise _Unsupported(ast.unparse(node))
 
 
@@ -123,11 +137,9 @@ def from_zoo(config_cls: type, entry: dict[str, Any], where: str = "") -> tuple[
                 agent.setdefault("policy_kwargs", {}).update(parsed.get("policy_kwargs", {}))
                 ignored.extend(unsupported)
             elif key == "env_wrapper":
-                wrappers = value if isinstance(value, list) else [value]
-                for w in wrappers:
-                    name = next(iter(w)) if isinstance(w, dict) else str(w)
-                    if not name.endswith(_UNDERSTOOD_WRAPPERS):
-                        ignored.append(f"env_wrapper: {name}")
+                layer["env_wrapper"] = value if isinstance(value, list) else [value]
+            elif key == "env_kwargs":
+                layer["env_kwargs"] = ast.literal_eval(value) if isinstance(value, str) else dict(value)
             elif key == "noise_type" and "action_noise" in fields:
                 agent["action_noise"] = {"normal": "normal", "ornstein-uhlenbeck": "ornstein-uhlenbeck"}.get(value, value)
             elif key == "noise_std" and "action_noise_std" in fields:
@@ -141,3 +153,14 @@ def from_zoo(config_cls: type, entry: dict[str, Any], where: str = "") -> tuple[
     if agent.get("policy_kwargs") == {}:
         del agent["policy_kwargs"]
     return layer, ignored
+
+
+def find_entry(data: dict[str, Any], env_id: str, atari: bool) -> str | None:
+    """The key of ``data``'s entry for ``env_id`` (rl_zoo3's order: the id, ``atari``, ``default``)."""
+    gym_id = env_id.partition(":")[2] if ":" in env_id else env_id
+    for key in (env_id, gym_id):
+        if key in data:
+            return key
+    if atari and "atari" in data:
+        return "atari"
+    return "default" if "default" in data else None

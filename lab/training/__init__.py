@@ -6,6 +6,7 @@
     outputs.py      eval.json and curve.png, written on RunFinished
     evaluate.py     ``lab eval``: a run's model evaluated again (and ``--video``)
     tracking.py     the W&B logger (offline without an API key)
+    tensorboard.py  the TensorBoard writer (``--tensorboard``; an optional dependency)
     progress.py     the live progress display
     plots.py        learning-curve PNGs from events.jsonl
     video.py        episode frames to MP4 (or GIF)
@@ -15,7 +16,7 @@ file it leaves behind is written by a subscriber, so a second kind of trainable 
 checkpoints, resume and W&B by building its own object and calling the same driver.
 """
 
-from lab.training.config import RUN_KEYS, TrainConfig, agent_fields, canonical_key, resolve_config
+from lab.training.config import RUN_KEYS, TrainConfig, agent_fields, canonical_key, config_env, resolve_config
 from lab.training.evaluate import evaluate_run
 from lab.training.run import TrainResult, build_agent, check_fits, execute, resume, train
 
@@ -26,6 +27,7 @@ __all__ = [
     "agent_fields",
     "canonical_key",
     "resolve_config",
+    "config_env",
     "train",
     "resume",
     "execute",

@@ -1,7 +1,9 @@
 """``lab train``'s config: :class:`TrainConfig` and its resolution from layers.
 
-Layers, later wins: the agent's ``Config`` defaults < its tuned values for the env <
-``--hyperparams`` (an rl-baselines3-zoo file) < ``--config FILE`` < command-line flags < ``--set``.
+Layers, later wins: the agent's ``Config`` defaults < its tuned values for the env, or instead
+``--hyperparams`` (an rl-baselines3-zoo file's entry, over the plain defaults as rl_zoo3 passes it to
+SB3) < ``--config FILE`` < command-line flags < ``--set``. :func:`resolve_config` can report which
+layer each key came from (``lab config`` prints it; a run's ``config.yaml`` records it).
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lab.agent import ReadsZooHyperparams
-from lab.config import Provenance, apply_sets, deep_merge, from_dict, load_yaml, parse_set
-from lab.envs import resolve_env
+from lab.config import Provenance, apply_sets, deep_merge, from_dict, load_yaml, parse_set, to_dict
+from lab.envs import EnvInfo, import_packages, is_atari, resolve_env
 from lab.errors import ConfigError, closest
 from lab.registry import AGENTS
 from lab.training.tracking import WandbConfig
 
-__all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config"]
+__all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config", "config_env"]
 
 
 @dataclass
@@ -49,6 +51,14 @@ class TrainConfig:
     """Log to Weights & Biases (offline when no API key is configured)."""
     wandb: WandbConfig = field(default_factory=WandbConfig)
     """W&B project, group and tags."""
+    tensorboard: bool = False
+    """Also write TensorBoard scalars under RUN/tb/ (needs the tensorboard package)."""
+    gym_packages: list[str] = field(default_factory=list)
+    """Modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages."""
+    env_wrapper: list[Any] = field(default_factory=list)
+    """Gymnasium wrappers, as the zoo writes them: module.Class or {module.Class: {keyword: value}}."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make (the zoo's env_kwargs)."""
     agent: Any = None
     """The agent's hyperparameters (its Config dataclass, chosen by `algo`)."""
 
@@ -96,7 +106,13 @@ def _zoo_layer(path: str, algo: str, env: str, agent_cls: type, notes: list[str]
     data = load_yaml(path, lines)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of environment ids to hyperparameters")
-    key = env if env in data else ("atari" if resolve_env(env).atari and "atari" in data else None)
+    gym_id = env.partition(":")[2] if ":" in env else env
+    key = next((k for k in (env, gym_id) if k in data), None)
+    if key is None and "atari" in data and is_atari(gym_id):
+        key = "atari"
+    if key is None and "default" in data:  # rl_zoo3's fallback for ids the file does not list
+        key = "default"
+        notes.append(f"{path}: no entry for {env!r}: using its 'default' entry, as rl_zoo3 does")
     if key is None:
         hits = closest(env, [str(k) for k in data], n=1)
         hint = f"; did you mean {hits[0]!r}?" if hits else f"; it has: {', '.join(map(str, list(data)[:8]))}"
@@ -108,6 +124,7 @@ def _zoo_layer(path: str, algo: str, env: str, agent_cls: type, notes: list[str]
     layer, ignored = agent_cls.from_zoo(entry, where=where)
     if ignored:
         notes.append(f"{where}: {key}: keys not understood, not used: {', '.join(sorted(ignored))}")
+    where = f"{where} ({key})"
     prov = {(k,): where for k in layer if k != "agent"}
     prov.update({("agent", k): where for k in layer.get("agent", {})})
     return layer, prov
@@ -123,6 +140,7 @@ def resolve_config(
     flags: dict[str, Any] | None = None,
     agent_flags: dict[str, Any] | None = None,
     notes: list[str] | None = None,
+    sources: dict[str, str] | None = None,
 ) -> TrainConfig:
     """Merge the config layers into a validated :class:`TrainConfig`.
 
@@ -135,6 +153,8 @@ def resolve_config(
         agent_flags: options that set agent fields (``n_envs``, ``minutes``, ...); an agent without
             that field is an error.
         notes: receives remarks for the user (e.g. hyperparameters that were not understood).
+        sources: receives, per dotted key of the result, the layer it came from (``default``, the
+            zoo file's ``file:line (entry)``, ``lab tuned``, the config file's ``file:line``, ``--set ...``).
 
     Raises:
         ConfigError: unknown keys (with the closest known key), wrong types (with file and line).
@@ -149,6 +169,9 @@ def resolve_config(
             raise ConfigError(f"{config_file}: expected a mapping of config keys, got {type(loaded).__name__}")
         file_data = loaded or {}
     parsed_sets = [parse_set(s) for s in sets]
+    for name, given in (("algo", algo), ("env", env)):
+        if given:
+            prov[(name,)] = "command line"
     algo = _pick("algo", algo, parsed_sets, file_data)
     env = _pick("env", env, parsed_sets, file_data)
     if not algo:
@@ -157,14 +180,25 @@ def resolve_config(
         raise ConfigError("no environment given: use `lab train ALGO ENV` (see `lab list envs`) or --config FILE")
     agent_cls = AGENTS.load(algo)
 
+    packages = (flags or {}).get("gym_packages") or file_data.get("gym_packages") or []
+    if isinstance(packages, list):
+        import_packages([str(p) for p in packages])  # they register the ids the tuned values are looked up by
+    if ":" in env and not env.partition(":")[2].isidentifier():
+        import_packages([env.partition(":")[0]], where=f"environment {env!r}:")
     data: dict[str, Any] = {"agent": {}}
-    tuned = dict(agent_cls.tuned(env))
-    data = deep_merge(data, {k: v for k, v in tuned.items() if k in RUN_KEYS})
-    data["agent"] = deep_merge(data["agent"], {k: v for k, v in tuned.items() if k not in RUN_KEYS})
-    if hyperparams:
+    if hyperparams:  # the zoo's configuration: its entry over the agent's plain defaults, not the lab's tuned values
         layer, zoo_prov = _zoo_layer(hyperparams, algo, env, agent_cls, notes)
         data = deep_merge(data, layer)
         prov.update({k: v for k, v in zoo_prov.items() if k not in prov})
+    else:
+        with_sources = getattr(agent_cls, "tuned_with_sources", None)
+        tuned, tuned_from = with_sources(env) if with_sources else (dict(agent_cls.tuned(env)), {})
+        for k, v in tuned.items():
+            if k in RUN_KEYS:
+                data[k] = v
+            else:
+                data["agent"][k] = v
+            prov.setdefault((k,) if k in RUN_KEYS else ("agent", k), tuned_from.get(k, "tuned"))
     data = deep_merge(data, file_data)
     data["algo"], data["env"] = algo, env
     for name, value in (flags or {}).items():
@@ -196,4 +230,23 @@ def resolve_config(
         if full != path:
             prov[full] = f"--set {'.'.join(path)}={value}"
     cfg = from_dict(TrainConfig, data, provenance=prov, field_types={("agent",): agent_cls.Config})
+    if sources is not None:
+        sources.update(_sources(to_dict(cfg), prov))
     return cfg
+
+
+def _sources(data: dict, prov: Provenance, prefix: tuple[str, ...] = ()) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and value and path != ("agent", "policy_kwargs") and path[:1] != ("env_kwargs",):
+            out.update(_sources(value, prov, path))
+            continue
+        origin = next((prov[path[:n]] for n in range(len(path), 0, -1) if path[:n] in prov), "default")
+        out[".".join(path)] = origin
+    return out
+
+
+def config_env(cfg: TrainConfig) -> EnvInfo:
+    """The config's environment, with its packages imported and its wrappers applied."""
+    return resolve_env(cfg.env, packages=cfg.gym_packages, wrappers=cfg.env_wrapper or None, kwargs=cfg.env_kwargs)

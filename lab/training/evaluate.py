@@ -7,13 +7,12 @@ from typing import Any
 
 from lab.agent import RendersEpisodes
 from lab.device import resolve_device
-from lab.envs import resolve_env
 from lab.errors import LabError
 from lab.evaluation import EVAL_SEED_OFFSET, evaluate_agent, write_eval_json
 from lab.events import EvalCompleted
 from lab.registry import AGENTS
 from lab.runs import RunDir
-from lab.training.config import resolve_config
+from lab.training.config import config_env, resolve_config
 
 __all__ = ["evaluate_run"]
 
@@ -35,7 +34,7 @@ def evaluate_run(
     run = RunDir.open(run_dir)
     cfg = resolve_config(config_file=str(run.config_path))
     checkpoint = run.load_agent(algo=cfg.algo, expected_by=str(run.config_path))
-    env = resolve_env(cfg.env)
+    env = config_env(cfg)
     agent = AGENTS.load(cfg.algo)(cfg.agent, env, seed=cfg.seed, device=resolve_device(device))
     agent.load_state_dict(checkpoint.agent)
     eval_seed = (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from lab.agent import Budget, TrainContext, Trainable, default_threads
 from lab.config import save_yaml, to_dict
 from lab.device import resolve_device
-from lab.envs import EnvInfo, resolve_env
+from lab.envs import EnvInfo
 from lab.errors import LabError
 from lab.evaluation import EVAL_SEED_OFFSET, PeriodicEvaluator
 from lab.eventlog import EventLog, read_events, roll_back
@@ -39,7 +39,7 @@ from lab.events import (
 from lab.registry import AGENTS
 from lab.runs import AgentCheckpoint, RunDir, check_agent_checkpoint, default_run_dir
 from lab.training.checkpoints import CheckpointWriter, FinalModelWriter
-from lab.training.config import TrainConfig, resolve_config
+from lab.training.config import TrainConfig, config_env, resolve_config
 from lab.training.outputs import CurveWriter, EvalFileWriter
 from lab.training.tracking import WandbLogger
 
@@ -81,7 +81,7 @@ def check_fits(algo: str, agent_cls: type, env: EnvInfo) -> None:
 
 def _checked_env(cfg: TrainConfig) -> EnvInfo:
     """Probe the config's environment once and check that its agent can handle the spaces."""
-    env = resolve_env(cfg.env)
+    env = config_env(cfg)
     check_fits(cfg.algo, AGENTS.load(cfg.algo), env)
     return env
 
@@ -223,6 +223,10 @@ def execute(
         subs.append(ProgressDisplay())
     if cfg.track:
         subs.append(WandbLogger(cfg.wandb, run.path))
+    if cfg.tensorboard:
+        from lab.training.tensorboard import TensorBoardWriter
+
+        subs.append(TensorBoardWriter(run.path / "tb"))
     subs.extend(subscribers)
     bus = EventBus()
     with _attached(bus, subs):
@@ -268,6 +272,7 @@ def train(
     run_dir: str | Path | None = None,
     subscribers: Sequence[Any] = (),
     display: bool = True,
+    sources: dict[str, str] | None = None,
 ) -> TrainResult:
     """Train a new run. The run folder must not exist yet (or be empty).
 
@@ -276,10 +281,13 @@ def train(
         run_dir: where the run goes; default ``runs/<algo>-<env>-<timestamp>``.
         subscribers: extra objects with ``attach(bus)`` (sweeps attach pruners here).
         display: draw the live progress display.
+        sources: per dotted key, where its value came from (from :func:`resolve_config`), written into
+            the run's ``config.yaml`` as comments.
     """
     env = _checked_env(cfg)  # before making the folder
     run = _new_run_dir(cfg, run_dir)
-    save_yaml(cfg, run.config_path, header=f"lab train --config {run.config_path}  reproduces this run")
+    header = f"lab train --config {run.config_path}  reproduces this run\n[...]: where each value came from"
+    save_yaml(cfg, run.config_path, header=header, sources=sources)
     try:
         t0 = time.perf_counter()
         device = resolve_device(cfg.device)

@@ -6,20 +6,19 @@ import dataclasses
 import inspect
 
 import pytest
-import stable_baselines3
 
-from agents.sb3 import A2C, DQN, PPO, SAC, TD3
+from agents.sb3 import A2C, DQN, PPO, QRDQN, SAC, TD3
 from agents.sb3.config import LAB_FIELDS
 from agents.sb3.zoo import from_zoo, parse_policy_kwargs
 from lab.config import field_docs
 from lab.errors import ConfigError
 
-AGENTS = [PPO, A2C, DQN, SAC, TD3]
+AGENTS = [PPO, A2C, DQN, SAC, TD3, QRDQN]
 
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.key)
 def test_config_fields_are_sb3_arguments_with_sb3_defaults(agent):
-    params = inspect.signature(getattr(stable_baselines3, agent.algorithm).__init__).parameters
+    params = inspect.signature(agent.sb3_class().__init__).parameters
     for f in dataclasses.fields(agent.Config):
         if f.name in LAB_FIELDS:
             continue
@@ -37,19 +36,94 @@ def test_every_config_field_is_documented(agent):
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.key)
 def test_tuned_keys_are_config_fields_or_run_keys(agent):
-    from agents.sb3.tuned import TUNED
+    from agents.sb3.tuned import LAB, zoo_file
+    from lab.train import RUN_KEYS
 
-    fields = {f.name for f in dataclasses.fields(agent.Config)} | {"steps", "threads"}
-    for (algo, env_id), values in TUNED.items():
+    fields = {f.name for f in dataclasses.fields(agent.Config)} | set(RUN_KEYS)
+    data, _lines, _defaults = zoo_file(agent.key)
+    assert data, f"no zoo file shipped for {agent.key}"
+    for env_id, entry in data.items():
+        layer, _ignored = from_zoo(agent.Config, dict(entry))
+        keys = set(layer) - {"agent"} | set(layer["agent"])
+        assert keys <= fields, (env_id, keys - fields)
+    for (algo, env_id), values in LAB.items():
         if algo == agent.key:
             assert set(values) <= fields, (env_id, set(values) - fields)
 
 
-def test_tuned_defaults_cover_the_issue_environments():
-    from agents.sb3.tuned import TUNED
+def test_shipped_zoo_files_are_rl_zoo3s_own():
+    rl_zoo3 = pytest.importorskip("rl_zoo3")
+    from pathlib import Path
 
-    for env_id in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "HalfCheetah-v5", "Hopper-v5"):
-        assert any(e == env_id for (_a, e) in TUNED), env_id
+    from agents.sb3.tuned import HYPERPARAMS_DIR
+
+    theirs = Path(rl_zoo3.__file__).parent / "hyperparams"
+    for agent in AGENTS:
+        ours = (HYPERPARAMS_DIR / f"{agent.key}.yml").read_text()
+        assert ours == (theirs / f"{agent.key}.yml").read_text(), f"{agent.key}.yml differs from rl_zoo3 {rl_zoo3.__version__}'s"
+
+
+ATARI_IDS = ["ALE/Breakout-v5", "BreakoutNoFrameskip-v4", "ALE/Pong-v5", "PongNoFrameskip-v4", "ALE/Seaquest-v5"]
+MUJOCO = ["Ant", "HalfCheetah", "Hopper", "Walker2d", "Humanoid", "Swimmer", "Reacher", "InvertedPendulum", "InvertedDoublePendulum"]
+
+
+@pytest.mark.parametrize("agent", [PPO, A2C, DQN, QRDQN], ids=lambda a: a.key)
+@pytest.mark.parametrize("env_id", ATARI_IDS)
+def test_every_atari_id_gets_the_zoos_atari_entry(agent, env_id):
+    values, sources = agent.tuned_with_sources(env_id)
+    assert values["env_wrapper"] == ["stable_baselines3.common.atari_wrappers.AtariWrapper"]
+    assert values["frame_stack"] == 4 and values["policy"] == "CnnPolicy" and values["steps"] == 10_000_000
+    assert all(src.startswith(f"rl-zoo {agent.key}.yml:") and src.endswith("(atari)") for src in sources.values())
+
+
+def test_the_zoos_atari_values_known_answers():
+    ppo = PPO.tuned("ALE/Breakout-v5")
+    assert {k: ppo[k] for k in ("n_envs", "n_steps", "n_epochs", "batch_size", "ent_coef", "vf_coef")} == {
+        "n_envs": 8, "n_steps": 128, "n_epochs": 4, "batch_size": 256, "ent_coef": 0.01, "vf_coef": 0.5,
+    }
+    assert (ppo["learning_rate"], ppo["lr_schedule"], ppo["clip_range"], ppo["clip_range_schedule"]) == (
+        2.5e-4, "linear", 0.1, "linear",
+    )
+    dqn = DQN.tuned("ALE/Pong-v5")
+    assert (dqn["buffer_size"], dqn["learning_starts"], dqn["target_update_interval"], dqn["exploration_final_eps"]) == (
+        100_000, 100_000, 1000, 0.01,
+    )
+    a2c = A2C.tuned("PongNoFrameskip-v4")
+    assert a2c["n_envs"] == 16 and a2c["vf_coef"] == 0.25
+    assert a2c["policy_kwargs"] == {
+        "optimizer_class": "stable_baselines3.common.sb2_compat.rmsprop_tf_like:RMSpropTFLike",
+        "optimizer_kwargs": {"eps": 1e-5},
+    }
+    qrdqn = QRDQN.tuned("ALE/Pong-v5")
+    assert qrdqn["exploration_fraction"] == 0.025 and qrdqn["learning_starts"] == 50_000
+
+
+@pytest.mark.parametrize("agent", [PPO, SAC, TD3], ids=lambda a: a.key)
+@pytest.mark.parametrize("robot", MUJOCO)
+def test_every_mujoco_robot_gets_a_zoo_entry(agent, robot):
+    pytest.importorskip("mujoco")
+    values, sources = agent.tuned_with_sources(f"{robot}-v5")
+    zoo_sources = {s for k, s in sources.items() if k != "threads"}
+    assert zoo_sources and all(s.startswith(f"rl-zoo {agent.key}.yml:") for s in zoo_sources), sources
+    assert values["steps"] >= 1_000_000
+
+
+def test_mujoco_v5_ids_use_the_zoos_older_entries_of_the_same_robot():
+    pytest.importorskip("mujoco")
+    _values, sources = PPO.tuned_with_sources("Reacher-v5")
+    assert sources["n_steps"].endswith("(Reacher-v2)")
+    values, sources = PPO.tuned_with_sources("HalfCheetah-v5")
+    assert sources["learning_rate"].endswith("(HalfCheetah-v4)") and values["learning_rate"] == 2.0633e-05
+    values, sources = SAC.tuned_with_sources("Reacher-v5")  # the zoo lists no SAC Reacher: its MuJoCo defaults
+    assert sources["learning_starts"].endswith("(HalfCheetah-v4)") and values["learning_starts"] == 10_000
+    assert sources["threads"] == "lab tuned"
+    assert TD3.tuned("Humanoid-v5")["steps"] == 2_000_000
+
+
+def test_lab_values_go_over_the_zoos_key_by_key():
+    values, sources = SAC.tuned_with_sources("Pendulum-v1")
+    assert values["net_arch"] == [64, 64] and sources["net_arch"] == "lab tuned"
+    assert values["learning_rate"] == 1e-3 and sources["learning_rate"].startswith("rl-zoo sac.yml:")
     assert PPO.tuned("MyOwnEnv-v0") == {}
 
 
@@ -61,7 +135,7 @@ def test_zoo_entry_translates_to_lab_keys_and_reports_the_rest():
         "clip_range": "lin_0.2",
         "n_envs": 8,
         "normalize": "dict(norm_obs=True, norm_reward=False)".replace("dict(", "{'").replace("=", "': ").replace(", ", ", '").replace(")", "}"),
-        "policy_kwargs": "dict(net_arch=[dict(pi=[64], vf=[64])], activation_fn=nn.ReLU, ortho_init=False, optimizer_class=RMSpropTFLike)",
+        "policy_kwargs": "dict(net_arch=[dict(pi=[64], vf=[64])], activation_fn=nn.ReLU, ortho_init=False, optimizer_class=MyOwnOptimizer)",
         "frame_stack": 4,
         "callback": "rl_zoo3.callbacks.ParallelTrainCallback",
     }
@@ -103,11 +177,11 @@ def test_hyperparams_file_through_the_cli_reports_unused_keys(tmp_path):
     path = tmp_path / "dqn.yml"
     path.write_text(
         "CartPole-v1:\n  n_timesteps: !!float 5e4\n  learning_rate: !!float 2.3e-3\n"
-        "  policy_kwargs: \"dict(net_arch=[256, 256])\"\n  env_wrapper: my.Wrapper\n"
+        "  policy_kwargs: \"dict(net_arch=[256, 256])\"\n  callback: my.Callback\n"
     )
     result = CliRunner().invoke(app, ["config", "dqn", "CartPole-v1", "--hyperparams", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stderr.strip() == f"note: {path}:1: CartPole-v1: keys not understood, not used: env_wrapper: my.Wrapper"
+    assert result.stderr.strip() == f"note: {path}:1: CartPole-v1: keys not understood, not used: callback"
     assert "steps: 50000" in result.stdout
     assert "learning_rate: 0.0023" in result.stdout
     assert "net_arch: [256, 256]" in result.stdout
