@@ -30,7 +30,16 @@ from typing import Any, Literal
 from lab.errors import LabError, MissingDependencyError, closest
 from lab.registry import ENVS, load_target
 
-__all__ = ["EnvInfo", "resolve_env", "make_env", "is_atari", "parse_wrappers", "KNOWN_PACKAGES"]
+__all__ = [
+    "EnvInfo",
+    "resolve_env",
+    "make_env",
+    "is_atari",
+    "parse_wrappers",
+    "import_packages",
+    "import_known_packages",
+    "KNOWN_PACKAGES",
+]
 
 ATARI_WRAPPER = "stable_baselines3.common.atari_wrappers.AtariWrapper"
 KNOWN_PACKAGES = ("ale_py", "minigrid", "gymnasium_robotics", "highway_env", "panda_gym")
@@ -165,7 +174,14 @@ def _import_package(name: str, where: str) -> None:
         raise MissingDependencyError(f"{where}: {name} needs the package {e.name!r}, which is not installed") from None
 
 
-def _import_known_packages() -> None:
+def import_packages(names: Sequence[str], where: str = "--gym-packages") -> None:
+    """Import each module in ``names`` (they register their environment ids), with a clear error if missing."""
+    for name in names:
+        _import_package(name, f"{where} {name}")
+
+
+def import_known_packages() -> None:
+    """Import those of :data:`KNOWN_PACKAGES` that are installed."""
     for name in KNOWN_PACKAGES:
         try:
             importlib.import_module(name)
@@ -234,8 +250,7 @@ def resolve_env(
     """
     import gymnasium as gym
 
-    for name in packages:
-        _import_package(name, f"--gym-packages {name}")
+    import_packages(packages)
     parsed = parse_wrappers(wrappers)
     if env_id in ENVS:
         return _from_class(env_id, ENVS.load(env_id), parsed)
@@ -252,7 +267,7 @@ def resolve_env(
     atari = bool(_ATARI_ID.match(gym_id))
     spec = _gym_spec(gym_id)
     if spec is None:
-        _import_known_packages()
+        import_known_packages()
         spec = _gym_spec(gym_id)
     if spec is None:
         if atari:

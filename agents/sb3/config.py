@@ -152,6 +152,12 @@ class OffPolicyConfig(SB3Config):
     """Store each observation once (next observations are read from the following slot): half the buffer memory."""
 
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.optimize_memory_usage and self.n_steps > 1:
+            raise ValueError("optimize_memory_usage: SB3's n-step replay buffer does not support it; set n_steps=1")
+
+
 @dataclass
 class DQNConfig(OffPolicyConfig):
     """Deep Q-Network."""

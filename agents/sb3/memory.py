@@ -77,7 +77,9 @@ def check_replay_buffer(algo: str, cfg: object, observation_space: spaces.Space,
     if total <= free:
         return
     fits = int(free * 0.9 // per // 1000 * 1000)
-    halve = "" if optimize or isinstance(observation_space, spaces.Dict) else " or --set agent.optimize_memory_usage=true (half)"
+    can_halve = not (optimize or isinstance(observation_space, spaces.Dict) or getattr(cfg, "n_steps", 1) > 1)
+    # an observation is most of a transition only for images; for small vectors halving them saves little
+    halve = " or --set agent.optimize_memory_usage=true (half)" if can_halve and per > 1000 else ""
     raise InsufficientMemoryError(
         f"{algo}'s replay buffer needs {_gb(total)} ({size:,} transitions of {per:,} bytes) and {_gb(free)} is available: "
         f"lower it with --set agent.buffer_size={max(fits, 1000)}{halve}"

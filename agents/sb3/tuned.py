@@ -6,7 +6,8 @@ Two layers, the second over the first, key by key:
   ``hyperparams/<algo>.yml`` (``agents/sb3/hyperparams/``, rl_zoo3 2.9.2; a test checks them against
   the installed package). The entry is the environment's own; for a MuJoCo ``-v5`` id the zoo's
   ``-v4`` (or older) entry of the same robot; for any Atari id (``ALE/*-v5``, ``*NoFrameskip-v4``)
-  the file's ``atari`` entry; for a MuJoCo robot the file has no entry for, its ``&mujoco-defaults``.
+  the file's ``atari`` entry; for a MuJoCo robot (or MiniGrid level) the file has no entry for, its
+  ``&mujoco-defaults`` (``&minigrid-defaults``) entry.
   The ``default`` entry (1M steps, nothing tuned) is not used.
 * ``lab``: measured on a 2-core CPU machine (``benchmarks/solve_time.py`` and ``overhead.py``
   compare them with the zoo's values side by side; figures in the README).
@@ -56,33 +57,37 @@ LAB: dict[tuple[str, str], dict[str, Any]] = {
 
 
 @functools.cache
-def zoo_file(algo: str) -> tuple[dict[str, Any], dict[tuple[str, ...], str], str | None]:
-    """The zoo's file for ``algo``: its entries, each key's ``file:line``, and its MuJoCo-defaults entry."""
+def zoo_file(algo: str) -> tuple[dict[str, Any], dict[tuple[str, ...], str], dict[str, str]]:
+    """The zoo's file for ``algo``: its entries, each key's ``file:line``, and its family-defaults entries.
+
+    The last maps a family (``mujoco``, ``minigrid``) to the entry the file anchors as ``&<family>-defaults``.
+    """
     path = HYPERPARAMS_DIR / f"{algo}.yml"
     if not path.exists():
-        return {}, {}, None
+        return {}, {}, {}
     lines: dict[tuple[str, ...], str] = {}
     data = load_yaml(path, lines) or {}
-    match = re.search(r"^([\w.-]+): &mujoco-defaults", path.read_text(), re.MULTILINE)
-    return data, lines, match.group(1) if match else None
+    anchors = re.findall(r"^([\w.-]+): &(\w+)-defaults", path.read_text(), re.MULTILINE)
+    return data, lines, {family: key for key, family in anchors}
 
 
 def _family(env_id: str) -> str | None:
-    from lab.envs import is_atari
+    import gymnasium as gym
+
+    from lab.envs import import_known_packages, is_atari
 
     if is_atari(env_id):
         return "atari"
-    try:
-        import gymnasium as gym
-
-        if "mujoco" in str(gym.spec(env_id).entry_point):
-            return "mujoco"
-    except Exception:  # unregistered ids and ids of packages that are not installed have no family
+    if env_id not in gym.registry:
+        import_known_packages()
+    spec = gym.registry.get(env_id)
+    if spec is None:  # unregistered ids and ids of packages that are not installed have no family
         return None
-    return None
+    entry = str(spec.entry_point)
+    return next((family for family in ("mujoco", "minigrid") if family in entry), None)
 
 
-def _zoo_key(data: dict[str, Any], env_id: str, family: str | None, mujoco_defaults: str | None) -> str | None:
+def _zoo_key(data: dict[str, Any], env_id: str, family: str | None, defaults: dict[str, str]) -> str | None:
     if env_id in data:
         return env_id
     if family == "atari":
@@ -92,17 +97,17 @@ def _zoo_key(data: dict[str, Any], env_id: str, family: str | None, mujoco_defau
         for older in range(int(version) - 1, 0, -1) if version.isdigit() else ():
             if f"{name}-v{older}" in data:
                 return f"{name}-v{older}"
-        return mujoco_defaults
-    return None
+    return defaults.get(family) if family else None
 
 
 def tuned_with_sources(algo: str, env_id: str, config_cls: type) -> tuple[dict[str, Any], dict[str, str]]:
     """The tuned values for (algo, env_id) and, per key, where it came from (``{}`` when untuned)."""
+    env_id = env_id.partition(":")[2] if ":" in env_id else env_id  # module:EnvId
     family = _family(env_id)
-    data, lines, mujoco_defaults = zoo_file(algo)
+    data, lines, defaults = zoo_file(algo)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    key = _zoo_key(data, env_id, family, mujoco_defaults)
+    key = _zoo_key(data, env_id, family, defaults)
     if key is not None:
         layer, _ignored = zoo.from_zoo(config_cls, copy.deepcopy(data[key]))
         label = f"rl-zoo {lines[(key,)].rpartition('/')[2]} ({key})"

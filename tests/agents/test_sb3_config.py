@@ -204,3 +204,35 @@ def test_off_policy_n_steps_gives_sb3_n_step_returns():
     assert rewards <= {1.0, 1.5, 1.75} and 1.75 in rewards
     with pytest.raises(ValueError, match="n_steps: expected a positive number, got 0"):
         DQN.Config(n_steps=0)
+
+
+def test_hyperparams_go_over_sb3s_defaults_not_the_labs_tuned_values(tmp_path):
+    from lab.train import resolve_config
+
+    (tmp_path / "dqn.yml").write_text("CartPole-v1:\n  n_timesteps: !!float 5e4\n  learning_rate: !!float 2.3e-3\n")
+    sources: dict = {}
+    cfg = resolve_config(algo="dqn", env="CartPole-v1", hyperparams=str(tmp_path / "dqn.yml"), sources=sources)
+    assert cfg.agent.n_steps == 1 and cfg.agent.net_arch is None  # SB3's, not the lab's 3-step returns and [128, 128]
+    assert cfg.agent.train_freq == 4 and cfg.agent.buffer_size == 1_000_000
+    assert sources["agent.learning_rate"] == f"{tmp_path / 'dqn.yml'}:1 (CartPole-v1)"
+    assert sources["steps"] == sources["agent.learning_rate"]
+    assert sources["agent.n_steps"] == "default" and sources["algo"] == "command line"
+    tuned: dict = {}
+    cfg = resolve_config(algo="dqn", env="CartPole-v1", sets=["agent.gamma=0.9"], sources=tuned)
+    assert cfg.agent.n_steps == 3 and tuned["agent.n_steps"] == "lab tuned"
+    assert tuned["agent.gamma"] == "--set agent.gamma=0.9" and tuned["agent.tau"] == "default"
+
+
+def test_lab_config_shows_the_zoos_atari_values_with_their_source():
+    pytest.importorskip("ale_py")
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+
+    result = CliRunner().invoke(app, ["config", "ppo", "ALE/Breakout-v5"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines() if not line.startswith("#")}
+    for key, value in [("n_envs", "8"), ("n_steps", "128"), ("n_epochs", "4"), ("lr_schedule", "linear"),
+                       ("clip_range_schedule", "linear"), ("learning_rate", "0.00025"), ("clip_range", "0.1")]:
+        assert lines[key].strip().startswith(f"{key}: {value}  # [rl-zoo ppo.yml:6 (atari)]"), lines[key]
+    assert "[default]" in lines["gae_lambda"]
