@@ -18,14 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-rl_zoo3 = pytest.importorskip("rl_zoo3")
-from rl_zoo3 import exp_manager  # noqa: E402
+from agents.sb3 import SB3Agent
+from lab.registry import AGENTS
+from lab.train import config_env, resolve_config
 
-from agents.sb3 import SB3Agent  # noqa: E402
-from lab.registry import AGENTS  # noqa: E402
-from lab.train import config_env, resolve_config  # noqa: E402
-
-ZOO_FILES = Path(rl_zoo3.__file__).parent / "hyperparams"
 CASES = [
     ("ppo", "CartPole-v1"),
     ("dqn", "CartPole-v1"),
@@ -106,13 +102,40 @@ def _vec_chain(venv: Any) -> dict[str, Any]:
     return facts
 
 
-def _zoo_side(algo: str, env_id: str, tmp_path: Path, monkeypatch) -> tuple[dict, dict, int]:
+@pytest.fixture(scope="module")
+def exp_manager():
+    """rl_zoo3's ExperimentManager module; rl_zoo3's import-time patches (gymnasium's TimeLimit,
+    ``np.bool8``) are undone after this module so they cannot change what other tests see."""
+    import gymnasium
+
+    missing = object()
+    owners = (gymnasium.wrappers, gymnasium.wrappers.common, gymnasium.envs.registration)
+    saved = {owner: owner.__dict__.get("TimeLimit", missing) for owner in owners}
+    had_bool8 = "bool8" in np.__dict__
+    pytest.importorskip("rl_zoo3")
+    from rl_zoo3 import exp_manager as module
+
+    yield module
+    for owner, value in saved.items():
+        if value is missing:
+            owner.__dict__.pop("TimeLimit", None)
+        else:
+            owner.TimeLimit = value
+    if not had_bool8 and "bool8" in np.__dict__:
+        delattr(np, "bool8")
+
+
+def _zoo_files(exp_manager) -> Path:
+    return Path(exp_manager.__file__).parent / "hyperparams"
+
+
+def _zoo_side(exp_manager, algo: str, env_id: str, tmp_path: Path, monkeypatch) -> tuple[dict, dict, int]:
     calls: list = []
     real = exp_manager.ALGOS[algo]
     monkeypatch.setitem(exp_manager.ALGOS, algo, _Recorder(real, calls))
     manager = exp_manager.ExperimentManager(
         argparse.Namespace(), algo, env_id, str(tmp_path / "zoo"), eval_freq=-1, seed=0, verbose=0,
-        config=str(ZOO_FILES / f"{algo}.yml"),
+        config=str(_zoo_files(exp_manager) / f"{algo}.yml"),
     )
     manager.setup_experiment()
     args = calls[0]
@@ -121,8 +144,8 @@ def _zoo_side(algo: str, env_id: str, tmp_path: Path, monkeypatch) -> tuple[dict
     return _hyperparameters(args), facts, manager.n_timesteps
 
 
-def _lab_side(algo: str, env_id: str, monkeypatch) -> tuple[dict, dict, int]:
-    cfg = resolve_config(algo=algo, env=env_id, hyperparams=str(ZOO_FILES / f"{algo}.yml"))
+def _lab_side(zoo_files: Path, algo: str, env_id: str, monkeypatch) -> tuple[dict, dict, int]:
+    cfg = resolve_config(algo=algo, env=env_id, hyperparams=str(zoo_files / f"{algo}.yml"))
     agent_cls = AGENTS.load(algo)
     calls: list = []
     real = agent_cls.sb3_class()
@@ -136,12 +159,12 @@ def _lab_side(algo: str, env_id: str, monkeypatch) -> tuple[dict, dict, int]:
 
 
 @pytest.mark.parametrize(("algo", "env_id"), CASES, ids=[f"{a}-{e}" for a, e in CASES])
-def test_hyperparams_file_gives_what_rl_zoo3_passes_to_sb3(algo, env_id, tmp_path, monkeypatch):
+def test_hyperparams_file_gives_what_rl_zoo3_passes_to_sb3(exp_manager, algo, env_id, tmp_path, monkeypatch):
     if "NoFrameskip" in env_id:
         pytest.importorskip("ale_py")
     assert issubclass(AGENTS.load(algo), SB3Agent)
-    zoo_kwargs, zoo_env, zoo_steps = _zoo_side(algo, env_id, tmp_path, monkeypatch)
-    lab_kwargs, lab_env, lab_steps = _lab_side(algo, env_id, monkeypatch)
+    zoo_kwargs, zoo_env, zoo_steps = _zoo_side(exp_manager, algo, env_id, tmp_path, monkeypatch)
+    lab_kwargs, lab_env, lab_steps = _lab_side(_zoo_files(exp_manager), algo, env_id, monkeypatch)
     assert lab_steps == zoo_steps
     assert sorted(lab_kwargs) == sorted(zoo_kwargs)
     for key in zoo_kwargs:
