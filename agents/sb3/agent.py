@@ -86,6 +86,13 @@ class SB3Agent:
             return f"it needs {wanted} actions, and {env.id}'s action space is {env.action_space}"
         if not isinstance(env.observation_space, _OBS_SPACES):
             return f"stable-baselines3 does not handle {type(env.observation_space).__name__} observations"
+        if isinstance(env.observation_space, spaces.Dict):
+            for name, sub in env.observation_space.spaces.items():
+                if not isinstance(sub, _OBS_SPACES[:-1]):
+                    return (
+                        f"stable-baselines3 does not handle its {type(sub).__name__} observation {name!r}: "
+                        "add a wrapper that removes or flattens it (env_wrapper, e.g. minigrid.wrappers.FlatObsWrapper)"
+                    )
         return None
 
     @classmethod

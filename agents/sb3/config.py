@@ -34,7 +34,7 @@ class SB3Config:
     policy: Literal["auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"] = "auto"
     """SB3 policy class; auto: CnnPolicy for images, MultiInputPolicy for dict observations, else MlpPolicy."""
     n_envs: int = 1
-    """Environments stepped together (in-process; faster than subprocesses for light envs on 2 cores)."""
+    """Environments stepped together (in-process or in subprocesses: see vec)."""
     learning_rate: float = 3e-4
     """Optimizer learning rate (the start value when lr_schedule is linear)."""
     lr_schedule: Schedule = "constant"

@@ -98,3 +98,13 @@ def test_minigrid_ids_resolve_in_both_spellings_with_the_zoos_wrapper():
     for name in ("minigrid:MiniGrid-Empty-5x5-v0", "MiniGrid-Empty-5x5-v0"):
         info = resolve_env(name, wrappers="minigrid.wrappers.FlatObsWrapper")
         assert info.observation_space.shape == (2835,) and info.action_space.n == 7
+
+
+def test_an_unwrapped_minigrid_level_is_refused_with_the_wrapper_to_add():
+    pytest.importorskip("minigrid")
+    result = runner.invoke(app, ["train", "ppo", "MiniGrid-Empty-5x5-v0", "--set", "env_wrapper=[]", "--no-track", "-q"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: ppo cannot train on MiniGrid-Empty-5x5-v0: stable-baselines3 does not handle its MissionSpace "
+        "observation 'mission': add a wrapper that removes or flattens it (env_wrapper, e.g. minigrid.wrappers.FlatObsWrapper)"
+    )
