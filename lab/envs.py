@@ -96,6 +96,21 @@ def _gym_spec(env_id: str) -> Any:
 
 
 @functools.cache
+def _quiet_mujoco() -> None:
+    """Send MuJoCo's warnings to logging (``lab.mujoco``, INFO) instead of stderr and a MUJOCO_LOG.TXT in the
+    working directory: Gymnasium's v5 models trip a deprecation warning on every environment made."""
+    try:
+        import logging
+
+        import mujoco
+
+        log = logging.getLogger("lab.mujoco")
+        mujoco.set_mju_user_warning(lambda msg: log.info("MuJoCo: %s", msg.strip()))
+    except (ImportError, AttributeError):
+        pass
+
+
+@functools.cache
 def _register_optional_families() -> None:
     """Let Gymnasium see the Atari ids when ale-py is installed (it registers them on import)."""
     try:
@@ -282,6 +297,8 @@ def resolve_env(
             "(see `lab list envs`)"
         )
     atari = atari or "ale_py" in str(spec.entry_point)
+    if "mujoco" in str(spec.entry_point):
+        _quiet_mujoco()
     make_kwargs = dict(kwargs or {})
     if atari:
         atari_kwargs, parsed = _atari_setup(spec, parsed)
