@@ -45,7 +45,7 @@ def test_ppo_trains_on_breakout_v5_with_the_zoos_atari_values(tmp_path):
 def test_dqn_trains_on_pong_with_the_zoos_100k_buffer(tmp_path):
     pytest.importorskip("ale_py")
     from agents.sb3 import DQN
-    from lab.train import config_env, resolve_config
+    from lab.training import config_env, resolve_config
 
     cfg = resolve_config(algo="dqn", env="ALE/Pong-v5", sets=["steps=1000", "agent.learning_starts=500"])
     assert cfg.agent.buffer_size == 100_000 and not cfg.agent.optimize_memory_usage
@@ -71,13 +71,11 @@ def test_ppo_trains_on_halfcheetah_v5_with_the_zoos_values(tmp_path):
     assert json.loads(run.eval_path.read_text())["episodes"] == 1
 
 
-def test_minigrid_trains_with_the_zoos_entry_and_its_env_wrapper(tmp_path):  # ~6 s
+def test_minigrid_trains_with_the_zoos_entry_and_its_env_wrapper(tmp_path, rl_zoo3_hyperparams):  # ~6 s
     pytest.importorskip("minigrid")
-    rl_zoo3 = pytest.importorskip("rl_zoo3")
     import yaml
-    from pathlib import Path
 
-    zoo = yaml.safe_load((Path(rl_zoo3.__file__).parent / "hyperparams" / "ppo.yml").read_text())
+    zoo = yaml.safe_load((rl_zoo3_hyperparams / "ppo.yml").read_text())
     entry = zoo["MiniGrid-Empty-Random-5x5-v0"]  # the zoo's &minigrid-defaults
     assert entry["env_wrapper"] == "minigrid.wrappers.FlatObsWrapper"
     hyperparams = tmp_path / "ppo.yml"

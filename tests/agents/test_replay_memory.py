@@ -44,7 +44,7 @@ def test_a_buffer_that_does_not_fit_is_one_line_and_leaves_no_run_folder(tmp_pat
 
 
 def test_optimize_memory_usage_trains(tmp_path):
-    from lab.train import resolve_config, train
+    from lab.training import resolve_config, train
 
     from lab.errors import ConfigError
 

@@ -37,7 +37,7 @@ def test_every_config_field_is_documented(agent):
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.key)
 def test_tuned_keys_are_config_fields_or_run_keys(agent):
     from agents.sb3.tuned import LAB, zoo_file
-    from lab.train import RUN_KEYS
+    from lab.training import RUN_KEYS
 
     fields = {f.name for f in dataclasses.fields(agent.Config)} | set(RUN_KEYS)
     data, _lines, _defaults = zoo_file(agent.key)
@@ -51,16 +51,12 @@ def test_tuned_keys_are_config_fields_or_run_keys(agent):
             assert set(values) <= fields, (env_id, set(values) - fields)
 
 
-def test_shipped_zoo_files_are_rl_zoo3s_own():
-    rl_zoo3 = pytest.importorskip("rl_zoo3")
-    from pathlib import Path
-
+def test_shipped_zoo_files_are_rl_zoo3s_own(rl_zoo3_hyperparams):
     from agents.sb3.tuned import HYPERPARAMS_DIR
 
-    theirs = Path(rl_zoo3.__file__).parent / "hyperparams"
     for agent in AGENTS:
         ours = (HYPERPARAMS_DIR / f"{agent.key}.yml").read_text()
-        assert ours == (theirs / f"{agent.key}.yml").read_text(), f"{agent.key}.yml differs from rl_zoo3 {rl_zoo3.__version__}'s"
+        assert ours == (rl_zoo3_hyperparams / f"{agent.key}.yml").read_text(), f"{agent.key}.yml differs from rl_zoo3's"
 
 
 ATARI_IDS = ["ALE/Breakout-v5", "BreakoutNoFrameskip-v4", "ALE/Pong-v5", "PongNoFrameskip-v4", "ALE/Seaquest-v5"]
@@ -207,7 +203,7 @@ def test_off_policy_n_steps_gives_sb3_n_step_returns():
 
 
 def test_hyperparams_go_over_sb3s_defaults_not_the_labs_tuned_values(tmp_path):
-    from lab.train import resolve_config
+    from lab.training import resolve_config
 
     (tmp_path / "dqn.yml").write_text("CartPole-v1:\n  n_timesteps: !!float 5e4\n  learning_rate: !!float 2.3e-3\n")
     sources: dict = {}

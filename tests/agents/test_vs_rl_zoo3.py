@@ -20,7 +20,7 @@ import pytest
 
 from agents.sb3 import SB3Agent
 from lab.registry import AGENTS
-from lab.train import config_env, resolve_config
+from lab.training import config_env, resolve_config
 
 CASES = [
     ("ppo", "CartPole-v1"),

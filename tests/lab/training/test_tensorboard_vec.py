@@ -8,7 +8,7 @@ import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from lab.errors import MissingDependencyError
-from lab.train import config_env, resolve_config, train
+from lab.training import config_env, resolve_config, train
 
 TINY_PPO = ["steps=256", "agent.n_steps=64", "agent.batch_size=64", "agent.n_epochs=1", "agent.n_envs=2"]
 

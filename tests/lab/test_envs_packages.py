@@ -48,7 +48,7 @@ def test_a_missing_package_says_so():
 def test_env_wrapper_is_read_as_the_zoo_writes_it_and_applied_after_the_factory():
     wrappers = [{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 7}}, "gymnasium.wrappers.FlattenObservation"]
     info = resolve_env("CartPole-v1", wrappers=wrappers)
-    assert [cls.__name__ for cls, _ in info.wrappers] == ["TimeLimit", "FlattenObservation"]
+    assert [cls for cls, _ in info.wrappers] == [gym.wrappers.TimeLimit, gym.wrappers.FlattenObservation]
     env = info.wrap(info.factory())
     env.reset(seed=0)
     steps = 0
