@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ConfigError, LabError, closest
-from lab.sweeps.spec import SweepSpec, load_spec
+from lab.sweeps.spec import SweepSpec, load_spec, locate
 
 __all__ = ["check_sweep", "check_train_params", "candidates", "as_set", "program_path"]
 
@@ -82,7 +82,7 @@ def check_sweep(path: str | os.PathLike) -> SweepSpec:
         else:
             program_path(spec, Path(path))
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(locate(path, spec.lines, str(e))) from None
     return spec
 
 

@@ -198,6 +198,8 @@ class SweepSpec:
     command: list[str] | None = None
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    lines: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """``file:line`` of each key of the sweep file (for error messages)."""
 
     def grid_size(self) -> int:
         return math.prod(len(p.values) for p in self.params if not p.fixed)
@@ -391,10 +393,32 @@ def _parse_early(et: Any) -> EarlyTerminate:
     return EarlyTerminate(min_iter=min_iter, max_iter=max_iter, eta=eta, s=s)
 
 
+def locate(path: str | os.PathLike, lines: dict[tuple[str, ...], str], message: str) -> str:
+    """``file:line: message`` for a message that starts with a key path of the file (``parameters.lr.min: ...``).
+
+    The line is that of the longest key path of the file the message's key path starts with (parameter
+    names may hold dots); a message about a missing key names the file only.
+
+    >>> locate("s.yaml", {("parameters",): "s.yaml:3", ("parameters", "agent.lr"): "s.yaml:4"},
+    ...        "parameters.agent.lr.min: expected a number")
+    's.yaml:4: parameters.agent.lr.min: expected a number'
+    """
+    head = message.split(":", 1)[0].split(" ", 1)[0]
+    best: tuple[str, ...] = ()
+    for keys in lines:
+        dotted = ".".join(keys)
+        if (head == dotted or head.startswith(dotted + ".")) and len(dotted) > len(".".join(best)):
+            best = keys
+    return f"{lines[best]}: {message}" if best else f"{path}: {message}"
+
+
 def load_spec(path: str | os.PathLike) -> SweepSpec:
-    """Read and validate a sweep YAML file (errors name the file's key path)."""
-    data = load_yaml(path)
+    """Read and validate a sweep YAML file (errors name the file, the line and the key path)."""
+    lines: dict[tuple[str, ...], str] = {}
+    data = load_yaml(path, lines)
     try:
-        return parse_spec(data, str(path))
+        spec = parse_spec(data, str(path))
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(locate(path, lines, str(e))) from None
+    spec.lines = lines
+    return spec

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from lab.cli import app
 from lab.errors import ConfigError, LabError
 from lab.sweeps import SweepOptions, check_sweep, run_sweep
-from lab.sweeps.spec import Param, parse_spec
+from lab.sweeps.spec import Param, load_spec, parse_spec
 
 PROGRAM = '''
 import argparse, json, os, sys
@@ -70,7 +70,31 @@ def test_parameter_that_is_not_a_config_key(tmp_path):
         "algo": {"value": "ppo"}, "env": {"value": "CartPole-v1"}, "learning_rat": {"values": [0.001]}})))
     with pytest.raises(ConfigError) as e:
         check_sweep(path)
-    assert str(e.value) == f"{path}: parameters.learning_rat: not a config key of ppo; did you mean 'learning_rate'?"
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "learning_rat:" in text)
+    assert str(e.value) == f"{path}:{line}: parameters.learning_rat: not a config key of ppo; did you mean 'learning_rate'?"
+
+
+def test_sweep_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "method: random\n"
+        "metric:\n  name: eval/mean_return\n  goal: maximise\n"
+        "parameters:\n  algo: {value: ppo}\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_spec(path)
+    assert str(e.value) == f"{path}:4: metric.goal: 'maximise' is not a goal; did you mean 'maximize'?"
+    path.write_text(
+        "method: random\nmetric: {name: eval/mean_return}\nparameters:\n"
+        "  agent.learning_rate:\n    distribution: log_uniform_values\n    min: 0.1\n    max: 0.01\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_spec(path)
+    assert str(e.value) == f"{path}:4: parameters.agent.learning_rate: min (0.1) is greater than max (0.01)"
+    path.write_text("metric: {name: x}\nparameters: {a: {value: 1}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_spec(path)
+    assert str(e.value) == f"{path}: method: missing; use grid, random or bayes"
 
 
 def test_sampling_known_answers():
