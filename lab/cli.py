@@ -421,6 +421,8 @@ def sweep(
         )
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary.states.items()))
     best = f"; best {summary.best['value']:.6g} ({summary.best['trial']})" if summary.best else ""
+    if summary.metric_less:
+        best = "; no metric: results.csv lists what each trial logged, no best.yaml"
     resumed = f" ({summary.kept} kept from before, {summary.rerun} interrupted rerun)" if summary.kept or summary.rerun else ""
     typer.echo(f"{sum(summary.states.values())}/{summary.total} trials: {states}{best}{resumed}; folder {summary.out}")
 

@@ -135,7 +135,7 @@ class _Loop:
         spec = self.spec
         if state == "complete" and spec.target is not None and value is not None:
             self.target_hit = value >= spec.target if spec.goal == "maximize" else value <= spec.target
-        best = best_trial(self.study)
+        best = best_trial(self.study) if spec.metric is not None else None
         self.table.ended(outcome.name, params, value, state, outcome.wall, error, best)
         plots = time.monotonic() - self.last_plot > _PLOT_EVERY
         write_outputs(spec, self.study, self.folder, plots=plots, best=best)
@@ -168,7 +168,7 @@ def run_optuna(spec: SweepSpec, sweep_file: Path, folder: SweepDir, total: int, 
     """One session of the sweep in ``folder`` (locked by the caller), up to ``total`` counted trials."""
     _claim_folder(spec, sweep_file, folder)
     study = _session_study(spec, folder, opts.seed)
-    summary = SweepSummary(out=folder.path, total=total)
+    summary = SweepSummary(out=folder.path, total=total, metric_less=spec.metric is None)
     started = time.perf_counter()
     requeue_interrupted(study)  # 1. trials a killed sweep left running are queued again, same parameters
     trials = study.get_trials(deepcopy=False)
@@ -205,6 +205,8 @@ def _summarize(spec: SweepSpec, study: Any, folder: SweepDir, summary: SweepSumm
     for t in trials:
         state = STATE[t.state.name]
         summary.states[state] = summary.states.get(state, 0) + 1
+    if spec.metric is None:
+        return
     best = best_trial(study)
     if best is not None:
         summary.best = {"trial": best[0], "value": best[1]}

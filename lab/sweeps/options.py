@@ -34,6 +34,8 @@ class SweepSummary:
     total: int
     states: dict[str, int] = field(default_factory=dict)
     best: dict[str, Any] | None = None
+    metric_less: bool = False
+    """The sweep has no metric (grid or random): no best trial, results.csv lists what each trial logged."""
     rerun: int = 0
     kept: int = 0
     seconds: float = 0.0

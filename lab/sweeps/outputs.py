@@ -29,7 +29,10 @@ def rows(spec: SweepSpec, study: Any) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"trial": slot(t)}
         for p in spec.params:
             row[p.path] = params.get(p.path)
-        row[spec.metric] = value
+        if spec.metric is None:  # what the trial logged: the last value of each metric
+            row.update(t.user_attrs.get("summary", {}))
+        else:
+            row[spec.metric] = value
         row["state"] = STATE[t.state.name]
         row["seconds"] = t.user_attrs.get("seconds")
         row["error"] = t.user_attrs.get("error", "")
@@ -41,12 +44,19 @@ def write_outputs(spec: SweepSpec, study: Any, folder: SweepDir, plots: bool = T
     """results.csv, best.yaml and (with ``plots``) the PNGs; ``best``: :func:`best_trial` when the caller has it."""
     table = rows(spec, study)
     buf = io.StringIO()
-    fields = ["trial", *(p.path for p in spec.params), spec.metric, "state", "seconds", "error"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    params = [p.path for p in spec.params]
+    if spec.metric is None:
+        logged = sorted({k for row in table for k in row} - {"trial", "state", "seconds", "error", *params})
+    else:
+        logged = [spec.metric]
+    fields = ["trial", *params, *logged, "state", "seconds", "error"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="")
     writer.writeheader()
     for row in table:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     atomic.write_text(folder.results_path, buf.getvalue())
+    if spec.metric is None:  # nothing to rank trials by: no best.yaml, no metric plots
+        return
     best = best if best is not None else best_trial(study)
     if best is not None:
         _write_best(spec, study, folder, *best)

@@ -185,7 +185,9 @@ class SweepSpec:
     """A parsed sweep file."""
 
     method: str
-    metric: str
+    metric: str | None
+    """The metric to optimize; None for a grid or random sweep without one (W&B allows it): every trial
+    runs, results.csv lists what each logged, and there is no best trial."""
     goal: str = "maximize"
     target: float | None = None
     params: list[Param] = field(default_factory=list)
@@ -206,7 +208,10 @@ class SweepSpec:
 
     def describe(self) -> str:
         """The search space in a few lines (``lab sweep --check``)."""
-        goal = f"{self.goal} {self.metric}" + (f" (stop at {self.target:g})" if self.target is not None else "")
+        if self.metric is None:
+            goal = "no metric (every trial runs; results.csv lists what each logged; no best.yaml)"
+        else:
+            goal = f"{self.goal} {self.metric}" + (f" (stop at {self.target:g})" if self.target is not None else "")
         lines = [f"sweep {self.name!r}: {self.method} search, {goal}"]
         if self.program:
             lines.append(f"program: {self.program}")
@@ -331,7 +336,12 @@ def parse_spec(data: Any, source: str = "sweep") -> SweepSpec:
     if method not in METHODS:
         raise ConfigError(_suggest("method", METHODS, "a W&B sweep method", method))
     metric = data.get("metric")
-    if not isinstance(metric, Mapping) or not metric.get("name"):
+    if metric is None and method != "bayes" and data.get("early_terminate") is None:
+        metric = {}  # W&B: grid and random sweeps need no metric; bayes and early termination do
+    elif metric is None:
+        needs = "bayes search needs the metric to optimize" if method == "bayes" else "early_terminate needs the metric to prune on"
+        raise ConfigError(f"metric.name: missing; {needs}, e.g. eval/mean_return")
+    elif not isinstance(metric, Mapping) or not metric.get("name"):
         raise ConfigError("metric.name: missing; name the metric to optimize, e.g. eval/mean_return")
     for k in metric:
         if k not in ("name", "goal", "target"):
@@ -361,7 +371,7 @@ def parse_spec(data: Any, source: str = "sweep") -> SweepSpec:
                           f"'${{args}}'], got {command!r}")
     name = data.get("name") or Path(source).stem or "sweep"
     return SweepSpec(
-        method=method, metric=str(metric["name"]), goal=goal, target=target, params=params, early_terminate=et,
+        method=method, metric=str(metric["name"]) if metric else None, goal=goal, target=target, params=params, early_terminate=et,
         run_cap=run_cap, name=str(name), project=data.get("project"), entity=data.get("entity"),
         program=data.get("program"), command=command, source=source, raw=dict(data),
     )

@@ -136,6 +136,10 @@ def tell(study: Any, trial: Any, outcome: JobOutcome) -> tuple[Any, str, str]:
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         value = result.get("value")
         return value, "pruned", ""
+    if result["value"] is None:  # a sweep without a metric: the trial's logged summary is its result
+        trial.set_user_attr("summary", result.get("summary", {}))
+        study.tell(trial, 0.0)  # grid and random sampling never read it; best_trial is not asked
+        return None, "complete", ""
     study.tell(trial, result["value"])
     return result["value"], "complete", ""
 

@@ -34,7 +34,7 @@ class SweepTable:
         done = len(self.rows)
         best = f"; best {self.best[1]:.4g} ({self.best[0]})" if self.best else ""
         table = Table(title=f"sweep {self.spec.name}: {done}/{self.total} done, {len(self.running)} running{best}")
-        for col in ("trial", "state", "parameters", self.spec.metric, "seconds"):
+        for col in ("trial", "state", "parameters", self.spec.metric or "", "seconds"):
             table.add_column(col)
         now = time.time()
         for name, (params, t0) in self.running.items():

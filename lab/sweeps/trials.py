@@ -27,10 +27,12 @@ __all__ = ["MetricReporter", "run_train_trial", "run_program_trial", "worker_env
 class MetricReporter:
     """Subscriber: reports each value of ``metric`` to the Optuna trial; asks the run to stop when pruned."""
 
-    def __init__(self, metric: str, trial: Any = None) -> None:
+    def __init__(self, metric: str | None, trial: Any = None) -> None:
         self.metric, self.trial = metric, trial
         self.values: list[float] = []
         self.seen: set[str] = set()
+        self.last: dict[str, float] = {}
+        """The last value of every metric (a metric-less sweep's results)."""
         self.pruned_at: int | None = None
         self.bus: EventBus | None = None
 
@@ -41,11 +43,13 @@ class MetricReporter:
 
     def on_metrics(self, e: MetricsLogged) -> None:
         self.seen.update(e.metrics)
-        if self.metric in e.metrics:
+        self.last.update(e.metrics)
+        if self.metric is not None and self.metric in e.metrics:
             self.report(float(e.metrics[self.metric]))
 
     def on_eval(self, e: EvalCompleted) -> None:
         self.seen.update(("eval/mean_return", "eval/std_return"))
+        self.last.update({"eval/mean_return": e.mean_return, "eval/std_return": e.std_return})
         if self.metric in ("eval/mean_return", "eval/std_return"):
             self.report(e.mean_return if self.metric == "eval/mean_return" else e.std_return)
 
@@ -69,7 +73,7 @@ class MetricReporter:
 
 
 def run_train_trial(
-    *, run_dir: str, params: dict[str, Any], metric: str, sweep: str, project: str | None, entity: str | None,
+    *, run_dir: str, params: dict[str, Any], metric: str | None, sweep: str, project: str | None, entity: str | None,
     threads: int | None, storage: str | None = None, study: str = "", trial_id: int | None = None,
     pruner: dict | None = None, track: bool = True,
 ) -> dict[str, Any]:
@@ -92,6 +96,8 @@ def run_train_trial(
     if path.exists():  # a rerun of an interrupted trial starts clean
         shutil.rmtree(path)
     result = train(cfg, run_dir=path, subscribers=[reporter], display=False)
+    if metric is None:
+        return {"state": "complete", "value": None, "summary": dict(result.metrics), "seconds": result.seconds}
     value = result.metrics.get(metric)
     if value is None and reporter.values:
         value = reporter.values[-1]
@@ -144,7 +150,7 @@ def _follow(proc: subprocess.Popen, log: Any, bus: EventBus, stopped: list[str])
 
 
 def run_program_trial(
-    *, run_dir: str, program: str, command: list[str] | None, params: dict[str, Any], metric: str, sweep: str,
+    *, run_dir: str, program: str, command: list[str] | None, params: dict[str, Any], metric: str | None, sweep: str,
     project: str | None, storage: str | None = None, study: str = "", trial_id: int | None = None,
     pruner: dict | None = None,
 ) -> dict[str, Any]:
@@ -183,6 +189,8 @@ def run_program_trial(
     if code != 0:
         tail = (path / "output.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
         raise RuntimeError(f"{shlex.join(cmd[:3])} exited with code {code}: {tail[0][:200]}")
+    if metric is None:
+        return {"state": "complete", "value": None, "summary": dict(reporter.last), "seconds": seconds}
     value = reporter.values[-1] if reporter.values else None
     if value is None:
         value, logged = wandb_metric(path, metric)

@@ -140,8 +140,9 @@ def test_check_prints_the_search_space(tmp_path):
     bad.write_text(path.read_text().replace("log_uniform_values", "log_uniformm"))
     result = CliRunner().invoke(app, ["sweep", str(bad), "--check"])
     assert result.exit_code == 2
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "log_uniformm" in text)
     assert result.output.strip() == (
-        f"error: {bad}: parameters.learning_rate.distribution: 'log_uniformm' is not a W&B distribution; "
+        f"error: {bad}:{line}: parameters.learning_rate.distribution: 'log_uniformm' is not a W&B distribution; "
         "did you mean 'log_uniform'?"
     )
 
@@ -175,6 +176,44 @@ def test_grid_program_sweep_known_results(tmp_path):
     # the same command again: nothing left to do, nothing rerun
     again = run_sweep(path, SweepOptions(backend="inline", out=str(out), display=False))
     assert (again.kept, again.rerun, len(_rows(out))) == (3, 0, 3)
+
+
+def test_grid_sweep_without_a_metric_runs_every_trial_and_lists_what_each_logged(tmp_path):
+    path = _program_sweep(tmp_path, metric=None)
+    data = yaml.safe_load(path.read_text())
+    del data["metric"]
+    path.write_text(yaml.safe_dump(data))
+    assert "no metric (every trial runs; results.csv lists what each logged; no best.yaml)" in check_sweep(path).describe()
+    out = tmp_path / "out"
+    summary = run_sweep(path, SweepOptions(backend="inline", out=str(out), display=False))
+    assert summary.states == {"complete": 3} and summary.best is None and summary.metric_less
+    rows = _rows(out)
+    assert [(r["trial"], r["x"], r["score"], r["state"]) for r in rows] == [
+        ("0", "1", "1.0", "complete"), ("1", "3", "3.0", "complete"), ("2", "2", "2.0", "complete")]
+    assert list(rows[0]) == ["trial", "x", "score", "state", "seconds", "error"]
+    assert not (out / "best.yaml").exists()
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "; no metric: results.csv lists what each trial logged, no best.yaml" in result.output
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"method": "bayes"}, "metric.name: missing; bayes search needs the metric to optimize, e.g. eval/mean_return"),
+        ({"early_terminate": {"type": "hyperband", "min_iter": 2}},
+         "metric.name: missing; early_terminate needs the metric to prune on, e.g. eval/mean_return"),
+        ({"metric": {"goal": "maximize"}}, "metric.name: missing; name the metric to optimize, e.g. eval/mean_return"),
+    ],
+)
+def test_only_bayes_and_early_termination_need_a_metric(over, message):
+    data = _spec(**over)
+    if "metric" not in over:
+        del data["metric"]
+    with pytest.raises(ConfigError) as e:
+        parse_spec(data)
+    assert str(e.value) == message
+    assert parse_spec({"method": "random", "parameters": {"x": {"values": [1]}}}).metric is None
 
 
 def test_metric_never_reported_is_an_error_per_trial(tmp_path):
