@@ -427,6 +427,95 @@ def sweep(
     typer.echo(f"{sum(summary.states.values())}/{summary.total} trials: {states}{best}{resumed}; folder {summary.out}")
 
 
+# --- tournaments and ratings ---
+
+_TOURNAMENT_EXAMPLES = """
+
+    lab tournament connect_four --player random=random --player m50=mcts:50 --player m400=mcts:400 --games-per-pair 20 --workers 2 --out T
+
+    lab tournament connect_four --player a=mcts:400 --player b=mcts:50 --sprt elo0=0,elo1=50
+
+    lab tournament connect_four --player new=alphazero:runs/az-c4 --player m100=mcts:100 --player m400=mcts:400 --gauntlet new
+
+    lab tournament pettingzoo:classic/connect_four_v3 --player r1=random --player r2=random
+"""
+
+
+@app.command(help="Play a round robin (or a gauntlet, or an SPRT) between players and rate them." + _TOURNAMENT_EXAMPLES)
+def tournament(
+    game: str = typer.Argument(..., help="Game: connect_four, tictactoe, or a PettingZoo AEC env (pettingzoo:classic/connect_four_v3)."),
+    player: list[str] = typer.Option([], "--player", "-p", help="NAME=SPEC, repeated: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N]."),
+    games_per_pair: Optional[int] = typer.Option(None, "--games-per-pair", "-n", help="Games per pairing, even (default 20; with --sprt the most a pairing may play, 2000)."),
+    workers: int = typer.Option(2, "--workers", "-w", help="Jobs run at once."),
+    backend: str = typer.Option("local", "--backend", help="local (worker processes), ray, or inline."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to attach to (HOST:PORT or auto)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Tournament folder (default tournaments/GAME-NAMES); the same command continues it."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the openings and the players' random choices."),
+    gauntlet: Optional[str] = typer.Option(None, "--gauntlet", help="Play only NAME against every other player."),
+    sprt: Optional[str] = typer.Option(None, "--sprt", help="elo0=E0,elo1=E1[,alpha=0.05,beta=0.05]: play game pairs until one is accepted."),
+    opening_plies: int = typer.Option(4, "--opening-plies", help="Random plies per opening (openings already decided are not used)."),
+    openings: Optional[Path] = typer.Option(None, "--openings", help="Opening book: one opening per line as move text (4453)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Games per job (default: all of a pairing's games split over the workers for players with batched search, else 2)."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda (for alphazero players)."),
+    track: bool = typer.Option(False, "--track/--no-track", help="Also log the ratings table to W&B (offline without an API key)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display."),
+) -> None:
+    from lab.tournament import TournamentOptions, print_ratings, run_tournament
+    from lab.train import resolve_device
+
+    with user_errors():
+        summary = run_tournament(TournamentOptions(
+            game=game, players=player, games_per_pair=games_per_pair, workers=workers, backend=backend,
+            address=address, out=str(out) if out else None, seed=seed, gauntlet=gauntlet, sprt=sprt,
+            opening_plies=opening_plies, openings=str(openings) if openings else None, batch=batch,
+            device=resolve_device(device), display=not quiet, track=track,
+        ))
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
+    if summary.ratings is not None:
+        print_ratings(summary.ratings)
+    if summary.sprt is not None:
+        typer.echo(summary.sprt.describe())
+    total = f"/{summary.total}" if summary.total is not None else ""
+    typer.echo(f"{summary.games}{total} games in {summary.out / 'games.jsonl'} ({summary.played} played now, "
+               f"{summary.kept} kept); ratings in {summary.out / 'ratings.json'}")
+    if summary.interrupted:
+        typer.echo(f"interrupted; the same command continues it", err=True)
+        raise typer.Exit(130)
+    if summary.failed:
+        typer.echo(f"{len(summary.failed)} job(s) failed (first: {summary.failed[0]}); the same command plays "
+                   f"their games again", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def ratings(
+    files: list[Path] = typer.Argument(..., help="games.jsonl files (a tournament's, or several to merge)."),
+    anchor: Optional[str] = typer.Option(None, "--anchor", help="NAME=RATING (default: the first player at 0)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for ratings.json, crosstable.csv and the PNGs (default: the file's folder; required for several files)."),
+    track: bool = typer.Option(False, "--track/--no-track", help="Also log the ratings table to W&B (offline without an API key)."),
+) -> None:
+    """Fit Elo ratings with 95% intervals to games files: `lab ratings T/games.jsonl --anchor random=0`.
+
+    Maximum-likelihood Bradley-Terry, draws as half points, the first-move advantage as its own parameter.
+    """
+    from lab.tournament import parse_anchor, print_ratings, rate_files, write_outputs
+    from lab.tournament.report import log_to_wandb
+
+    with user_errors():
+        if out is None and len(files) > 1:
+            raise LabError("--out: several games files are merged; say where the ratings go (--out DIR)")
+        folder = out if out is not None else files[0].parent
+        result, rows, order = rate_files(files, parse_anchor(anchor))
+        written = write_outputs(folder, result, rows, order, {"files": [str(f) for f in files]})
+    print_ratings(result)
+    if track:
+        warning = log_to_wandb(Path(folder), result, Path(folder).name, {"files": [str(f) for f in files]})
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -29,6 +29,9 @@ def _needs_bitboards(spec: PlayerSpec, game_cls: Any) -> None:
 class RandomPlayer:
     """``random``: a uniformly random legal move."""
 
+    needs_game_model = False
+    """Only legal moves are needed: it plays PettingZoo environments too."""
+
     def __init__(self, seed: int = 0) -> None:
         self.name = "random"
         self.rng = random.Random(seed)
