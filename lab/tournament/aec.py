@@ -11,11 +11,12 @@ says it needs no model with ``needs_game_model = False``).
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any, ClassVar
 
 import numpy as np
 
-from lab.errors import LabError, MissingDependencyError
+from lab.errors import LabError, MissingDependencyError, unknown_name
 
 __all__ = ["PREFIX", "is_aec_name", "aec_game", "needs_game_model"]
 
@@ -108,6 +109,49 @@ class AECGame:
 _CACHE: dict[str, type[AECGame]] = {}
 
 
+def _registry_env_fn(name: str, path: str) -> Any:
+    """``pettingzoo.make("aec", path)`` (PettingZoo >= 1.27 has a registry), or None on older versions."""
+    import functools
+
+    import pettingzoo
+
+    registry = getattr(pettingzoo, "aec_registry", None)
+    if registry is None or not hasattr(pettingzoo, "make"):
+        return None
+    key = re.sub(r"_v(\d+)$", r"-v\1", path)  # classic/connect_four_v3 (module style) = classic/connect_four-v3
+    if key not in registry:
+        family = path.split("/")[0]
+        choices = [k.replace("-v", "_v") for k in registry if k.split("/")[0] == family] or [
+            k.replace("-v", "_v") for k in registry]
+        raise unknown_name("PettingZoo environment", path, choices)
+    from pettingzoo.env_registry.exceptions import FailedToImport
+
+    env_fn = functools.partial(pettingzoo.make, "aec", key)
+    try:
+        env_fn().close()
+    except FailedToImport as e:
+        cause = f" ({e.__cause__})" if e.__cause__ else ""
+        raise MissingDependencyError(f"{name!r} needs packages that are not installed{cause}: "
+                                     f"pip install 'pettingzoo[{path.split('/')[0]}]'") from None
+    return env_fn
+
+
+def _module_env_fn(name: str, path: str) -> Any:
+    module_name = "pettingzoo." + path.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise LabError(f"{name!r}: PettingZoo has no environment {path!r} (no module {e.name})") from None
+        raise MissingDependencyError(f"{name!r} needs the package {e.name!r}: pip install 'pettingzoo[{path.split('/')[0]}]'") from None
+    except Exception as e:  # noqa: BLE001 - PettingZoo raises its own DependencyNotInstalled
+        raise MissingDependencyError(f"{name!r} cannot be loaded: {str(e).strip().splitlines()[0][:200]}") from None
+    env_fn = getattr(module, "env", None)
+    if env_fn is None:
+        raise LabError(f"{name!r}: {module_name} has no env() function")
+    return env_fn
+
+
 def aec_game(name: str) -> type[AECGame]:
     """The adapter class for ``pettingzoo:FAMILY/ENV`` (e.g. ``pettingzoo:classic/connect_four_v3``).
 
@@ -121,18 +165,7 @@ def aec_game(name: str) -> type[AECGame]:
     path = name[len(PREFIX):].strip()
     if not path or "/" not in path:
         raise LabError(f"{name!r}: expected pettingzoo:FAMILY/ENV, e.g. pettingzoo:classic/connect_four_v3")
-    module_name = "pettingzoo." + path.replace("/", ".")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and module_name.startswith(e.name):
-            raise LabError(f"{name!r}: PettingZoo has no environment {path!r} (no module {e.name})") from None
-        raise MissingDependencyError(f"{name!r} needs the package {e.name!r}: pip install 'pettingzoo[{path.split('/')[0]}]'") from None
-    except Exception as e:  # noqa: BLE001 - PettingZoo raises its own DependencyNotInstalled
-        raise MissingDependencyError(f"{name!r} cannot be loaded: {str(e).strip().splitlines()[0][:200]}") from None
-    env_fn = getattr(module, "env", None)
-    if env_fn is None:
-        raise LabError(f"{name!r}: {module_name} has no env() function")
+    env_fn = _registry_env_fn(name, path) or _module_env_fn(name, path)
     env = env_fn()
     env.reset(seed=0)
     agents = list(env.possible_agents)

@@ -1,7 +1,7 @@
 """The live tournament display (rich): games done / total, games per second, ETA, standings with intervals.
 
 On a terminal it redraws a table on stderr; elsewhere (CI, pipes) it prints one line per tenth of the
-games (and per game pair decided in an SPRT run every tenth of its bound), so logs stay readable.
+games (every 20 games in an open-ended SPRT run), so logs stay readable.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class TournamentDisplay:
         self._ratings: Ratings | None = None
         self._last_fit = 0.0
         self._next_line = 0.1
+        self._last_line = done
         self._live: Any = None
 
     def start(self) -> None:
@@ -88,11 +89,16 @@ class TournamentDisplay:
 
     def update(self, done: int, note: str = "") -> None:
         self.done, self.note = done, note or self.note
-        if self._live is not None or not self.enabled or not self.total:
+        if self._live is not None or not self.enabled:
             return
-        frac = self.done / self.total
-        if frac >= self._next_line:
-            self._next_line = (int(frac * 10) + 1) / 10
+        if self.total:  # a line per tenth of the games
+            due = self.done / self.total >= self._next_line
+            if due:
+                self._next_line = (int(self.done / self.total * 10) + 1) / 10
+        else:  # open-ended (SPRT): a line per 20 games
+            due = self.done - self._last_line >= 20
+        if due:
+            self._last_line = self.done
             ratings = self._fit(force=True)
             ranks = ""
             if ratings is not None:
