@@ -102,7 +102,9 @@ class TournamentDisplay:
             ratings = self._fit(force=True)
             ranks = ""
             if ratings is not None:
-                ranks = "  " + ", ".join(f"{p.name} {p.rating:+.0f}" for p in ratings.players)
+                from lab.tournament.report import elo
+
+                ranks = "  " + ", ".join(f"{p.name} {elo(p.rating)}" for p in ratings.players)
             self.console.print(self.line() + ranks, highlight=False, markup=False)
 
     def message(self, text: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from lab import atomic
 from lab.tournament.ratings import Ratings
+from lab.tournament.report import elo
 
 __all__ = ["ratings_plot", "matrix_plot"]
 
@@ -43,14 +44,14 @@ def ratings_plot(ratings: Ratings, out: str | os.PathLike, title: str | None = N
     highs = [p.ci_high - p.rating for p in players]
     ax.errorbar(ratings_, list(ys), xerr=[lows, highs], fmt="o", color="C0", ecolor="C0", capsize=4, markersize=6)
     for y, p in zip(ys, players):
-        label = f"{p.rating:+.0f}" if p.ci_high > p.ci_low else f"{p.rating:+.0f} (anchor)"
+        label = elo(p.rating) if p.ci_high > p.ci_low else f"{elo(p.rating)} (anchor)"
         ax.annotate(label, (p.rating, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
     ax.set_yticks(list(ys), [f"{p.name} ({p.spec})" if p.spec != p.name else p.name for p in players], fontsize=9)
     ax.set_xlabel(f"Elo (95% interval; anchor {ratings.anchor['name']} = {ratings.anchor['rating']:g})")
     ax.set_ylim(-0.6, len(players) - 0.4)
     ax.grid(axis="x", alpha=0.3)
     adv = ratings.first_move_advantage
-    ax.set_title(title or f"{ratings.games} games; first-move advantage {adv:+.0f} Elo", fontsize=10)
+    ax.set_title(title or f"{ratings.games} games; first-move advantage {elo(adv)} Elo", fontsize=10)
     return _save(fig, out)
 
 

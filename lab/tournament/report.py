@@ -89,6 +89,12 @@ def write_outputs(out: str | os.PathLike, ratings: Ratings, rows: list[dict[str,
     return written
 
 
+def elo(x: float) -> str:
+    """``+120``, ``-35``, ``+0`` (never ``-0``)."""
+    text = f"{x:+.0f}"
+    return "+0" if text == "-0" else text
+
+
 def ratings_table(ratings: Ratings, title: str | None = None) -> Any:
     """A rich table: rank, player, Elo, 95% interval, games, W/D/L, score."""
     from rich.table import Table
@@ -98,8 +104,8 @@ def ratings_table(ratings: Ratings, title: str | None = None) -> Any:
                          ("95% interval", "right"), ("games", "right"), ("W / D / L", "right"), ("score", "right")):
         table.add_column(col, justify=justify)
     for rank, p in enumerate(ratings.players, start=1):
-        interval = f"{p.ci_low:+.0f} .. {p.ci_high:+.0f}" if p.ci_high > p.ci_low else "anchor"
-        table.add_row(str(rank), p.name, p.spec, f"{p.rating:+.0f}", interval, str(p.games),
+        interval = f"{elo(p.ci_low)} .. {elo(p.ci_high)}" if p.ci_high > p.ci_low else "anchor"
+        table.add_row(str(rank), p.name, p.spec, elo(p.rating), interval, str(p.games),
                       f"{p.wins} / {p.draws} / {p.losses}", f"{100 * p.score:.1f}%")
     return table
 
@@ -107,7 +113,7 @@ def ratings_table(ratings: Ratings, title: str | None = None) -> Any:
 def footer(ratings: Ratings) -> list[str]:
     """Lines under the table: first-move advantage, anchor, unrated players."""
     lo, hi = ratings.first_move_advantage_ci
-    lines = [f"first-move advantage {ratings.first_move_advantage:+.0f} Elo (95% {lo:+.0f} .. {hi:+.0f}); "
+    lines = [f"first-move advantage {elo(ratings.first_move_advantage)} Elo (95% {elo(lo)} .. {elo(hi)}); "
              f"anchor {ratings.anchor['name']} = {ratings.anchor['rating']:g}; {ratings.games} games"]
     for u in ratings.unrated:
         lines.append(f"not rated: {u['name']} ({u['games']} games; {u['reason']})")

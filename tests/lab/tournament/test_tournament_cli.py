@@ -209,3 +209,20 @@ def test_ratings_logs_a_wandb_table_when_tracking_is_on(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
     assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_display_draws_progress_and_standings(capsys):
+    from rich.console import Console
+
+    from lab.tournament.display import TournamentDisplay
+    from lab.tournament.ratings import fit_ratings
+
+    games = [{"first": "a", "second": "b", "result": 1.0}] * 3 + [{"first": "b", "second": "a", "result": 0.5}]
+    shown = TournamentDisplay("t", 10, 0, lambda: fit_ratings(games), live=False)
+    shown.update(4)
+    line = capsys.readouterr().err
+    assert line.startswith("games 4/10") and "games/s" in line and "ETA" in line and "a +0, b " in line
+    console = Console(width=100, record=True)
+    console.print(shown.render())
+    text = console.export_text()
+    assert "games 4/10" in text and "95% interval" in text and "anchor" in text
