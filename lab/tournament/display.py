@@ -47,7 +47,7 @@ class TournamentDisplay:
 
     def start(self) -> None:
         if self.enabled:
-            self.console.print(self.title, highlight=False)
+            self.console.print(self.title, highlight=False, soft_wrap=True)
         if self.live:
             from rich.live import Live
 
@@ -105,11 +105,11 @@ class TournamentDisplay:
                 from lab.tournament.report import elo
 
                 ranks = "  " + ", ".join(f"{p.name} {elo(p.rating)}" for p in ratings.players)
-            self.console.print(self.line() + ranks, highlight=False, markup=False)
+            self.console.print(self.line() + ranks, highlight=False, markup=False, soft_wrap=True)
 
     def message(self, text: str) -> None:
         if self.enabled:
-            self.console.print(text, highlight=False, markup=False)
+            self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self._live is not None:

@@ -101,12 +101,12 @@ def ratings_table(ratings: Ratings, title: str | None = None) -> Any:
 
     table = Table(title=title, title_justify="left")
     for col, justify in (("#", "right"), ("player", "left"), ("spec", "left"), ("Elo", "right"),
-                         ("95% interval", "right"), ("games", "right"), ("W / D / L", "right"), ("score", "right")):
+                         ("95% interval", "right"), ("games", "right"), ("W/D/L", "right"), ("score", "right")):
         table.add_column(col, justify=justify)
     for rank, p in enumerate(ratings.players, start=1):
-        interval = f"{elo(p.ci_low)} .. {elo(p.ci_high)}" if p.ci_high > p.ci_low else "anchor"
+        interval = f"{elo(p.ci_low)}..{elo(p.ci_high)}" if p.ci_high > p.ci_low else "anchor"
         table.add_row(str(rank), p.name, p.spec, elo(p.rating), interval, str(p.games),
-                      f"{p.wins} / {p.draws} / {p.losses}", f"{100 * p.score:.1f}%")
+                      f"{p.wins}/{p.draws}/{p.losses}", f"{100 * p.score:.1f}%")
     return table
 
 
@@ -151,7 +151,7 @@ def print_ratings(ratings: Ratings, title: str | None = None, file: Any = None) 
     """Print the table and its footer (stdout)."""
     from rich.console import Console
 
-    console = Console(file=file or sys.stdout)
+    console = Console(file=file or sys.stdout, soft_wrap=True)
     console.print(ratings_table(ratings, title))
     for line in footer(ratings):
         console.print(line, highlight=False)
