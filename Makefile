@@ -50,6 +50,7 @@ bench: install
 	$(PY) benchmarks/solve_time.py --seeds 5
 	$(PY) benchmarks/sweep_scaling.py
 	$(PY) benchmarks/mcts_speed.py
+	$(PY) benchmarks/tournament_speed.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache

@@ -5,7 +5,9 @@
 2. AlphaZero against AlphaZero (the same random 32-channel, 3-block network for both; ``--az-sims``
    simulations per move): one worker job playing ``--az-games`` games together, each player's positions
    batched into one network call per simulation round (``act_many``), against the same job playing one
-   game at a time (``act``, 8 leaves per network call, as ``lab play`` searches).
+   game at a time (``act``, 8 leaves per network call, as ``lab play`` searches), on the first
+   ``--az-single-games`` of the same games. Game lengths vary with the openings, so searched moves per
+   second are reported too.
 
 Prints its figures and a final JSON line.
 
@@ -60,12 +62,13 @@ def alphazero_run(folder: Path, channels: int, blocks: int, sims: int) -> str:
     return str(folder)
 
 
-def alphazero_rate(run: str, games: int, batched: bool, seed: int) -> tuple[float, float]:
-    """(games per second, seconds) of one worker job playing ``games`` AlphaZero-vs-AlphaZero games."""
+def alphazero_rate(run: str, games: int, batched: bool, seed: int) -> tuple[float, float, float]:
+    """(games per second, searched moves per second, seconds) of one worker job playing the first ``games``
+    games of the tournament's schedule, AlphaZero against AlphaZero."""
     from envs.games import ConnectFour
 
     openings = OpeningSource(ConnectFour, plies=4, seed=seed)
-    slots = [s for k in range(games // 2) for s in slots_for(("a", "b"), k)]
+    slots = [s for k in range(-(-games // 2)) for s in slots_for(("a", "b"), k)][:games]
     job_slots = [{"id": s.id, "first": s.first, "second": s.second, "opening_index": s.opening_index,
                   "opening": list(openings[s.opening_index])} for s in slots]
     t0 = time.perf_counter()
@@ -73,7 +76,8 @@ def alphazero_rate(run: str, games: int, batched: bool, seed: int) -> tuple[floa
                        slots=job_slots, seed=seed, threads=1, batched=batched)
     seconds = time.perf_counter() - t0
     assert len(records) == games
-    return games / seconds, seconds
+    moves = sum(r["plies"] - len(r["opening"]) for r in records)
+    return games / seconds, moves / seconds, seconds
 
 
 def main() -> None:
@@ -81,7 +85,8 @@ def main() -> None:
     ap.add_argument("--games", type=int, default=40, help="games of the 1- and 2-worker match")
     ap.add_argument("--spec", default="mcts:200", help="player spec of both sides in the worker comparison")
     ap.add_argument("--az-games", type=int, default=64, help="games played together in the batched job")
-    ap.add_argument("--az-single-games", type=int, default=4, help="games played one at a time")
+    ap.add_argument("--az-single-games", type=int, default=8,
+                    help="games played one at a time (the first of the batched run's games)")
     ap.add_argument("--az-sims", type=int, default=50, help="AlphaZero simulations per move")
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--blocks", type=int, default=3)
@@ -97,12 +102,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         run = alphazero_run(Path(tmp), args.channels, args.blocks, args.az_sims)
-        single, single_s = alphazero_rate(run, args.az_single_games, False, args.seed)
-        print(f"AlphaZero vs AlphaZero, {args.az_sims} sims/move, one game at a time: {single:.3f} games/s "
-              f"({args.az_single_games} games, {single_s:.1f} s)", flush=True)
-        batched, batched_s = alphazero_rate(run, args.az_games, True, args.seed)
-        print(f"AlphaZero vs AlphaZero, {args.az_games} games batched in one worker: {batched:.3f} games/s "
-              f"({batched_s:.1f} s), {batched / single:.1f}x", flush=True)
+        single, single_moves, single_s = alphazero_rate(run, args.az_single_games, False, args.seed)
+        print(f"AlphaZero vs AlphaZero, {args.az_sims} sims/move, one game at a time: {single:.3f} games/s, "
+              f"{single_moves:.1f} moves/s ({args.az_single_games} games, {single_s:.1f} s)", flush=True)
+        batched, batched_moves, batched_s = alphazero_rate(run, args.az_games, True, args.seed)
+        print(f"AlphaZero vs AlphaZero, {args.az_games} games batched in one worker: {batched:.3f} games/s, "
+              f"{batched_moves:.1f} moves/s ({batched_s:.1f} s): {batched / single:.1f}x the games/s, "
+              f"{batched_moves / single_moves:.1f}x the moves/s", flush=True)
 
     print(json.dumps({
         "benchmark": "tournament_speed", "game": "connect_four", "spec": args.spec, "games": args.games,
@@ -110,7 +116,9 @@ def main() -> None:
         "workers_speedup": round(two / one, 3),
         "az_sims": args.az_sims, "az_net": f"{args.channels}x{args.blocks}",
         "az_games_per_s_single": round(single, 4), "az_games_per_s_batched": round(batched, 4),
-        "az_batched_games": args.az_games, "az_batched_speedup": round(batched / single, 2),
+        "az_moves_per_s_single": round(single_moves, 2), "az_moves_per_s_batched": round(batched_moves, 2),
+        "az_batched_games": args.az_games, "az_single_games": args.az_single_games,
+        "az_batched_speedup": round(batched / single, 2), "az_batched_moves_speedup": round(batched_moves / single_moves, 2),
     }))
 
 

@@ -490,7 +490,7 @@ def tournament(
 
 @app.command()
 def ratings(
-    files: list[Path] = typer.Argument(..., help="games.jsonl files (a tournament's, or several to merge)."),
+    files: list[Path] = typer.Argument(..., help="games.jsonl files or tournament folders (several are merged)."),
     anchor: Optional[str] = typer.Option(None, "--anchor", help="NAME=RATING (default: the first player at 0)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for ratings.json, crosstable.csv and the PNGs (default: the file's folder; required for several files)."),
     track: bool = typer.Option(False, "--track/--no-track", help="Also log the ratings table to W&B (offline without an API key)."),
@@ -502,6 +502,7 @@ def ratings(
     from lab.tournament import parse_anchor, print_ratings, rate_files, write_outputs
     from lab.tournament.report import log_to_wandb
 
+    files = [f / "games.jsonl" if f.is_dir() and (f / "games.jsonl").exists() else f for f in files]
     with user_errors():
         if out is None and len(files) > 1:
             raise LabError("--out: several games files are merged; say where the ratings go (--out DIR)")

@@ -9,17 +9,17 @@ share the folder.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lab.errors import LabError
 from lab.game import resolve_game
 from lab.players import Player, PlayerSpec, make_player, parse_spec
 from lab.registry import PLAYERS
 from lab.tournament.aec import aec_game, is_aec_name, needs_game_model
-from lab.tournament.gamesfile import append_game, read_games
+from lab.tournament.gamesfile import append_game
 from lab.tournament.schedule import moves_text
 
 __all__ = ["load_game", "check_player", "play_batch", "play_job"]
@@ -115,12 +115,13 @@ def play_job(
         The records of the games this job played.
     """
     game_cls = load_game(game)
-    if games_file is not None:
+    if games_file is not None:  # a retried job: skip the games its first attempt finished
         try:
-            done = {g.get("id") for g in read_games(games_file)}
-        except LabError:
-            done = set()
-        slots = [s for s in slots if s["id"] not in done]
+            with open(games_file, "rb") as f:
+                written = f.read()
+        except FileNotFoundError:
+            written = b""
+        slots = [s for s in slots if f'"id":{json.dumps(s["id"])},'.encode() not in written]
     if not slots:
         return []
     players: dict[str, Player] = {}

@@ -194,6 +194,10 @@ def test_ratings_command_outputs_anchor_and_unrated_players(tmp_path, monkeypatc
     assert "not rated: c (2 games; no games linking them to a (the anchor))" in merged.stdout
     assert [u["name"] for u in json.loads((tmp_path / "m" / "ratings.json").read_text())["unrated"]] == ["c", "d"]
     assert one_error_line(run("ratings", str(one), str(two))).startswith("--out: several games files are merged")
+    folder = tmp_path / "t"
+    folder.mkdir()
+    _write(folder / "games.jsonl", [("a", "b", 1), ("b", "a", 0.5)])
+    assert run("ratings", str(folder)).exit_code == 0 and (folder / "ratings.json").exists()  # a tournament folder
     assert "unknown player for --anchor 'z'" in one_error_line(run("ratings", str(one), "--anchor", "z=0"))
     assert "--anchor b: expected NAME=RATING" in one_error_line(run("ratings", str(one), "--anchor", "b"))
     with one.open("a") as f:
