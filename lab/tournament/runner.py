@@ -375,7 +375,9 @@ class _Runner:
         log = EventLog(self.out / "events.jsonl")
         log.attach(bus)
         tail = GamesTail(self.games_path)
-        tail.offset = self.games_path.stat().st_size if self.games_path.exists() else 0
+        if self.games_path.exists():  # start after what _valid_ids read
+            data = self.games_path.read_bytes()
+            tail.offset, tail.line = len(data), data.count(b"\n")
         backend = make_backend(self.opts.backend, self.opts.workers, address=self.opts.address, preload=preload)
         sched = Scheduler(backend, bus=bus, retries=1)
         self.display.start()
