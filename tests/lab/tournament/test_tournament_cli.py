@@ -230,3 +230,19 @@ def test_display_draws_progress_and_standings(capsys):
     console.print(shown.render())
     text = console.export_text()
     assert "games 4/10" in text and "95% interval" in text and "anchor" in text
+
+
+def test_alphazero_players_play_batched_on_the_workers(tmp_path):
+    run_dir = tmp_path / "az"
+    tiny = dict(games_per_iteration=4, simulations=4, play_simulations=8, channels=8, blocks=1, batch_size=16,
+                eval_interval=0)
+    trained = run("train", "alphazero", "tictactoe", "--iterations", "1", "--no-track", "-q", "--run-dir",
+                  str(run_dir), "--eval-episodes", "2", *[f"--set={k}={v}" for k, v in tiny.items()])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "T"
+    result = run("tournament", "tictactoe", "-p", f"az=alphazero:{run_dir}", "-p", "r=random", "-n", "8",
+                 "--opening-plies", "2", "--workers", "2", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    games = games_of(out)
+    assert len(games) == 8 and {g["first_spec"] for g in games} == {f"alphazero:{run_dir}", "random"}
+    assert len({g["seed"] for g in games}) == 2  # 8 games in 2 jobs (one per worker), each batched
