@@ -104,7 +104,8 @@ class TournamentDisplay:
             if ratings is not None:
                 from lab.tournament.report import elo
 
-                ranks = "  " + ", ".join(f"{p.name} {elo(p.rating)}" for p in ratings.players)
+                ranks = "  " + ", ".join(f"{p.name} {elo(p.rating)}" + (
+                    f" ({elo(p.ci_low)}..{elo(p.ci_high)})" if p.ci_high > p.ci_low else "") for p in ratings.players)
             self.console.print(self.line() + ranks, highlight=False, markup=False, soft_wrap=True)
 
     def message(self, text: str) -> None:
