@@ -455,7 +455,7 @@ def tournament(
     sprt: Optional[str] = typer.Option(None, "--sprt", help="elo0=E0,elo1=E1[,alpha=0.05,beta=0.05]: play game pairs until one is accepted."),
     opening_plies: int = typer.Option(4, "--opening-plies", help="Random plies per opening (openings already decided are not used)."),
     openings: Optional[Path] = typer.Option(None, "--openings", help="Opening book: one opening per line as move text (4453)."),
-    batch: Optional[int] = typer.Option(None, "--batch", help="Games per job (default: all of a pairing's games split over the workers for players with batched search, else 2)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Games per job (default: for players with batched search a pairing's games split over the workers, up to 64 a job; else 2)."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or cuda (for alphazero players)."),
     track: bool = typer.Option(False, "--track/--no-track", help="Also log the ratings table to W&B (offline without an API key)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display."),

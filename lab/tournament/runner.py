@@ -41,6 +41,9 @@ __all__ = ["TournamentOptions", "TournamentSummary", "run_tournament", "parse_pl
 
 DEFAULT_GAMES_PER_PAIR = 20
 SPRT_MAX_GAMES_PER_PAIR = 2000
+MAX_BATCH = 64
+"""Most games one job plays together by default: on 2 CPU cores 64 AlphaZero games in flight give most
+of the gain (benchmarks/tournament_speed.py: 32 games 6.7x, 64 11x, 128 13x one game at a time)."""
 _NAME = re.compile(r"^[A-Za-z0-9_.+\-]+$")
 
 
@@ -223,14 +226,14 @@ def _batched(spec: str) -> bool:
 
 def _batch_size(opts: TournamentOptions, players: dict[str, str], pair: tuple[str, str], missing: int,
                 n_pairs: int) -> int:
-    """Games per job: all of a pairing's games split across the workers when a player batches
-    (``act_many``), else one opening (2 games) per job, which balances the workers best."""
+    """Games per job: when a player batches (``act_many``), a pairing's games split across the workers,
+    at most ``MAX_BATCH`` per job; else one opening (2 games) per job, which balances the workers best."""
     if opts.batch is not None:
         return opts.batch
     if not any(_batched(players[p]) for p in pair):
         return 2
     jobs = max(1, math.ceil(opts.workers / n_pairs))
-    size = math.ceil(missing / jobs)
+    size = min(MAX_BATCH, math.ceil(missing / jobs))
     return max(2, size + size % 2)
 
 
