@@ -1,6 +1,7 @@
 """Ratings from game records: maximum-likelihood Bradley-Terry on the Elo scale, with 95% intervals.
 
-The model (as in BayesElo, Ordo and KataGo's ``elo.py``): the first player scores
+The model (the logistic Bradley-Terry model behind BayesElo, Ordo and KataGo's ``elo.py``; BayesElo
+also models draws separately, here they are half points): the first player scores
 
     P(first scores) = 1 / (1 + 10 ** (-(R_first - R_second + A) / 400))
 
