@@ -461,14 +461,17 @@ def tournament(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display."),
 ) -> None:
     from lab.tournament import TournamentOptions, print_ratings, run_tournament
-    from lab.train import resolve_device
 
     with user_errors():
+        if device != "cpu":  # importing the training stack (torch) costs seconds; cpu needs none of it
+            from lab.train import resolve_device
+
+            device = resolve_device(device)
         summary = run_tournament(TournamentOptions(
             game=game, players=player, games_per_pair=games_per_pair, workers=workers, backend=backend,
             address=address, out=str(out) if out else None, seed=seed, gauntlet=gauntlet, sprt=sprt,
             opening_plies=opening_plies, openings=str(openings) if openings else None, batch=batch,
-            device=resolve_device(device), display=not quiet, track=track,
+            device=device, display=not quiet, track=track,
         ))
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
