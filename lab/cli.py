@@ -473,7 +473,7 @@ def tournament(
             opening_plies=opening_plies, openings=str(openings) if openings else None, batch=batch,
             device=device, display=not quiet, track=track,
         ))
-    for note in summary.notes:
+    for note in summary.notes[summary.shown_notes:]:  # the live display printed the others
         typer.echo(f"note: {note}", err=True)
     if summary.ratings is not None:
         print_ratings(summary.ratings)

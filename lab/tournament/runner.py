@@ -88,6 +88,8 @@ class TournamentSummary:
     failed: list[str] = field(default_factory=list)
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    shown_notes: int = 0
+    """How many of ``notes`` the live display already printed."""
 
 
 # --- checking the options ------------------------------------------------------------------------
@@ -368,6 +370,7 @@ class _Runner:
                                          enabled=self.opts.display)
         for note in self.summary.notes:
             self.display.message(f"note: {note}")
+        self.summary.shown_notes = len(self.summary.notes) if self.opts.display else 0
         if status is not None and status.decision is not None:
             self.summary.sprt = status
             return self._finish()

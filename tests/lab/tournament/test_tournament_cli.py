@@ -246,3 +246,17 @@ def test_alphazero_players_play_batched_on_the_workers(tmp_path):
     games = games_of(out)
     assert len(games) == 8 and {g["first_spec"] for g in games} == {f"alphazero:{run_dir}", "random"}
     assert len({g["seed"] for g in games}) == 2  # 8 games in 2 jobs (one per worker), each batched
+
+
+def test_an_opening_book_gives_the_openings(tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text("# two openings and one already lost for the side to move\n44\n17\n26364\n")
+    out = tmp_path / "B"
+    result = run(*C4, "-p", "a=random", "-p", "b=random", "-n", "8", "--openings", str(book), "--backend",
+                 "inline", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    assert "1 opening(s) in" in result.stderr and "are not used" in result.stderr
+    assert {g["opening"] for g in games_of(out)} == {"44", "17"}
+    book.write_text("44\n")  # the folder belongs to the book it was started with
+    assert "openings there:" in one_error_line(run(*C4, "-p", "a=random", "-p", "b=random", "-n", "8", "--openings",
+                                                   str(book), "--out", str(out), "-q"))
