@@ -18,10 +18,11 @@ The plugin API (what ``agents/``, ``envs/`` and ``generators/`` import)
 
 Machinery
     device.py      resolve_device
-    scheduler.py   jobs on inline, local-process or Ray backends (sweeps now; tournaments, self-play next)
+    scheduler.py   jobs on inline, local-process or Ray backends (sweep trials, tournament games; self-play next)
     cli.py         the ``lab`` command line (thin: parses options, calls the packages below)
     training/      ``lab train`` and ``lab eval``: config layers, the run, checkpoints, W&B, progress, plots, video
     sweeps/        ``lab sweep``: the W&B sweep format on Optuna, one scheduler job per trial
+    tournament/    ``lab tournament`` and ``lab ratings``: openings, match jobs, games file, Elo fit, SPRT
 
 ``train.py``, ``sweep.py`` and ``jobs.py`` only re-export ``lab.training``, ``lab.sweeps`` and
 ``lab.scheduler`` for code written against the old paths.

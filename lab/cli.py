@@ -464,7 +464,7 @@ def tournament(
 
     with user_errors():
         if device != "cpu":  # importing the training stack (torch) costs seconds; cpu needs none of it
-            from lab.train import resolve_device
+            from lab.device import resolve_device
 
             device = resolve_device(device)
         summary = run_tournament(TournamentOptions(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lab.progress import format_duration
+from lab.training.progress import format_duration
 from lab.tournament.ratings import Ratings
 
 __all__ = ["TournamentDisplay"]

@@ -40,7 +40,7 @@ _Z95 = 1.959963984540054
 def expected_score(elo_difference: float | np.ndarray) -> float | np.ndarray:
     """The logistic Elo curve: expected score at a rating difference.
 
-    >>> round(expected_score(0.0), 3), round(expected_score(400.0), 3)
+    >>> round(float(expected_score(0.0)), 3), round(float(expected_score(400.0)), 3)
     (0.5, 0.909)
     """
     return 1.0 / (1.0 + 10.0 ** (-np.asarray(elo_difference, dtype=float) / 400.0))

@@ -125,7 +125,7 @@ def log_to_wandb(out: Path, ratings: Ratings, name: str, config: dict[str, Any])
     try:
         import wandb
 
-        from lab.tracking import WandbConfig, resolve_mode
+        from lab.training.tracking import WandbConfig, resolve_mode
 
         run = wandb.init(project="lab", name=name, job_type="ratings", dir=str(out), config=config,
                          mode=resolve_mode(WandbConfig()),

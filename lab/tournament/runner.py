@@ -28,7 +28,7 @@ from typing import Any
 from lab import atomic
 from lab.errors import LabError, unknown_name
 from lab.events import EventBus
-from lab.jobs import Job, Scheduler, make_backend
+from lab.scheduler import Job, Scheduler, make_backend
 from lab.registry import PLAYERS
 from lab.tournament.gamesfile import GAMES_FILE, GamesTail, append_game, read_numbered, repair_tail
 from lab.tournament.match import check_player, load_game
