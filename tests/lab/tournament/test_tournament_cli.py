@@ -260,3 +260,31 @@ def test_an_opening_book_gives_the_openings(tmp_path):
     book.write_text("44\n")  # the folder belongs to the book it was started with
     assert "openings there:" in one_error_line(run(*C4, "-p", "a=random", "-p", "b=random", "-n", "8", "--openings",
                                                    str(book), "--out", str(out), "-q"))
+
+
+def test_ray_tasks_write_games_themselves_or_hand_them_back(tmp_path):
+    ray = pytest.importorskip("ray")
+    from lab.tournament import TournamentOptions, run_tournament
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for address, out in ((None, tmp_path / "local"), ("auto", tmp_path / "cluster")):
+            # With --address the workers may be on other machines: the driver appends what they return.
+            summary = run_tournament(TournamentOptions(game="connect_four", players=["a=random", "b=mcts:10"],
+                                                       games_per_pair=4, backend="ray", address=address,
+                                                       out=str(out), display=False))
+            games = games_of(out)
+            assert summary.games == summary.played == 4 and not summary.failed
+            assert len({g["id"] for g in games}) == 4
+    finally:
+        ray.shutdown()
+
+
+def test_sprt_with_a_gauntlet_tests_one_player_against_the_field(tmp_path):
+    out = tmp_path / "SG"
+    result = run(*C4, "-p", "r1=random", "-p", "m=mcts:40", "-p", "r2=random", "--gauntlet", "m", "--sprt",
+                 "elo0=0,elo1=100", "--backend", "inline", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    games = games_of(out)
+    assert json.loads((out / "ratings.json").read_text())["sprt"]["decision"] == "H1"
+    assert {frozenset((g["first"], g["second"])) for g in games} == {frozenset(("m", "r1")), frozenset(("m", "r2"))}
