@@ -510,7 +510,7 @@ def ratings(
         if out is None and len(files) > 1:
             raise LabError("--out: several games files are merged; say where the ratings go (--out DIR)")
         folder = out if out is not None else files[0].parent
-        result, rows, order = rate_files(files, parse_anchor(anchor))
+        result, rows = rate_files(files, parse_anchor(anchor))
         extra: dict = {"files": [str(f) for f in files]}
         if out is None:  # a tournament's own folder: keep what the tournament recorded there (settings, SPRT)
             import json
@@ -518,7 +518,7 @@ def ratings(
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 old = json.loads((folder / "ratings.json").read_text(encoding="utf-8"))
                 extra.update({k: old[k] for k in ("tournament", "sprt") if k in old})
-        written = write_outputs(folder, result, rows, order, extra)
+        written = write_outputs(folder, result, rows, extra)
     print_ratings(result)
     if track:
         warning = log_to_wandb(Path(folder), result, Path(folder).name, {"files": [str(f) for f in files]})

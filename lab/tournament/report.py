@@ -19,7 +19,8 @@ from lab.errors import LabError
 from lab.tournament.gamesfile import read_games
 from lab.tournament.ratings import Ratings, crosstable, fit_ratings, player_order
 
-__all__ = ["parse_anchor", "rate_files", "write_outputs", "ratings_table", "log_to_wandb", "MANIFEST"]
+__all__ = ["MANIFEST", "parse_anchor", "rate_files", "write_outputs", "elo", "ratings_table", "footer", "print_ratings",
+           "log_to_wandb"]
 
 MANIFEST = "tournament.json"
 CROSSTABLE_FIELDS = ["player", "opponent", "games", "score", "score_pct", "as_first_games", "as_first_score",
@@ -56,8 +57,9 @@ def _order(files: Sequence[Path], games: list[dict[str, Any]]) -> list[str]:
     return [n for n in names if n in played]
 
 
-def rate_files(files: Sequence[str | os.PathLike], anchor: tuple[str, float] | None = None) -> tuple[Ratings, list[dict[str, Any]], list[str]]:
-    """Read and merge games files, fit the ratings; returns ``(ratings, crosstable rows, player order)``."""
+def rate_files(files: Sequence[str | os.PathLike],
+               anchor: tuple[str, float] | None = None) -> tuple[Ratings, list[dict[str, Any]]]:
+    """Read and merge games files, fit the ratings; returns ``(ratings, crosstable rows)``."""
     paths = [Path(f) for f in files]
     games: list[dict[str, Any]] = []
     for p in paths:
@@ -65,10 +67,10 @@ def rate_files(files: Sequence[str | os.PathLike], anchor: tuple[str, float] | N
     if not games:
         raise LabError(f"no games in {', '.join(map(str, paths))}")
     order = _order(paths, games)
-    return fit_ratings(games, order=order, anchor=anchor), crosstable(games, order), order
+    return fit_ratings(games, order=order, anchor=anchor), crosstable(games, order)
 
 
-def write_outputs(out: str | os.PathLike, ratings: Ratings, rows: list[dict[str, Any]], order: list[str],
+def write_outputs(out: str | os.PathLike, ratings: Ratings, rows: list[dict[str, Any]],
                   extra: dict[str, Any] | None = None, plots: bool = True) -> list[Path]:
     """``ratings.json`` (+ ``extra`` keys), ``crosstable.csv`` and (``plots``) ``ratings.png``, ``matrix.png``."""
     out = Path(out)

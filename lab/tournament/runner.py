@@ -435,7 +435,7 @@ class _Runner:
         if self.summary.sprt is not None:
             extra["sprt"] = self.summary.sprt.to_json()
         assert ratings is not None
-        write_outputs(self.out, ratings, crosstable(games, self.names), self.names, extra)
+        write_outputs(self.out, ratings, crosstable(games, self.names), extra)
         if self.opts.track:
             warning = log_to_wandb(self.out, ratings, self.out.name, extra["tournament"])
             if warning:
