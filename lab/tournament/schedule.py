@@ -16,7 +16,7 @@ finished games are rejected there).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ class Slot:
     """One game of the tournament: ``first`` moves first from ``opening`` (actions) against ``second``."""
 
     id: str
-    pair: tuple[str, str]
     first: str
     second: str
     opening_index: int
@@ -57,8 +56,8 @@ def game_id(pair: tuple[str, str], opening_index: int, swapped: bool) -> str:
 def slots_for(pair: tuple[str, str], opening_index: int) -> list[Slot]:
     """The two games of one opening in one pairing, one with each colour."""
     a, b = pair
-    return [Slot(game_id(pair, opening_index, False), pair, a, b, opening_index),
-            Slot(game_id(pair, opening_index, True), pair, b, a, opening_index)]
+    return [Slot(game_id(pair, opening_index, False), a, b, opening_index),
+            Slot(game_id(pair, opening_index, True), b, a, opening_index)]
 
 
 def moves_text(game_cls: Any, actions: Sequence[int]) -> str:
@@ -199,11 +198,3 @@ def read_book(path: str | Path, game_cls: Any, source: OpeningSource | None = No
         raise LabError(f"--openings {path}: no usable opening (every line is empty, over or already decided)")
     return openings, skipped
 
-
-def iter_pair_slots(pairs: Sequence[tuple[str, str]], start: int = 0) -> Iterator[Slot]:
-    """Slots opening by opening (every pairing's games of opening k before opening k + 1), from ``start``."""
-    k = start
-    while True:
-        for pair in pairs:
-            yield from slots_for(pair, k)
-        k += 1
