@@ -1,0 +1,103 @@
+"""Collect frames (or image observations) and actions from a Gymnasium environment, cached in the lab's data folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab import atomic
+from lab.errors import LabError
+
+__all__ = ["collect", "cache_path"]
+
+
+def cache_path(env_id: str, cfg: Any) -> Path:
+    """``DATA/rollouts/<env>-<hash of what was collected and how>.npz``."""
+    from generators.datasets import data_dir
+
+    policy = cfg.policy
+    if policy != "random":  # a run folder: key it by its final model's contents, not only its name
+        model = Path(policy) / "model.pt"
+        policy = hashlib.sha256(model.read_bytes()).hexdigest()[:16] if model.is_file() else str(Path(policy).resolve())
+    key = json.dumps(
+        {"env": env_id, "policy": policy, "size": cfg.size or 32, "episodes": cfg.episodes,
+         "max_frames": cfg.max_frames, "obs": cfg.observations, "seed": cfg.split_seed, "v": 1},
+        sort_keys=True,
+    )
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in env_id)
+    return data_dir() / "rollouts" / f"{safe}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+
+
+def _player(policy: str, env: Any, seed: int) -> Any:
+    """A function obs -> action: uniformly random, or a trained run's deterministic policy."""
+    if policy == "random":
+        env.action_space.seed(seed)
+        return lambda _obs: env.action_space.sample()
+    from lab.evaluation import load_run_agent
+
+    agent = load_run_agent(policy)
+    act = getattr(agent, "act", None)
+    if act is None:
+        raise LabError(f"data.policy={policy}: its agent cannot choose actions for single observations")
+    return act
+
+
+def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, C, S, S) float32 in [0, 1], actions (N, ...)); the action is the one taken after the frame."""
+    path = cache_path(env_id, cfg)
+    if path.is_file():
+        with np.load(path) as z:
+            return z["images"], z["actions"]
+    import gymnasium as gym
+
+    from generators.datasets import resize_images
+    from lab.envs import make_env, resolve_env
+
+    info = resolve_env(env_id)  # unknown ids: the lab's usual suggestion
+    try:
+        env = make_env(info, render_mode=None if cfg.observations else "rgb_array")
+    except gym.error.Error as e:
+        raise LabError(f"rollouts:{env_id}: cannot render frames ({e})") from None
+    size = cfg.size or 32
+    act = _player(cfg.policy, env, cfg.split_seed)
+    frames: list[np.ndarray] = []
+    actions: list[Any] = []
+    try:
+        for ep in range(cfg.episodes):
+            obs, _ = env.reset(seed=cfg.split_seed + ep)
+            done = False
+            while not done and len(frames) < cfg.max_frames:
+                img = obs if cfg.observations else env.render()
+                img = np.asarray(img)
+                if img.ndim == 2:
+                    img = img[:, :, None]
+                if img.ndim != 3 or img.shape[2] not in (1, 3):
+                    what = "observations" if cfg.observations else "frames"
+                    raise LabError(f"rollouts:{env_id}: its {what} have shape {img.shape}, not an (H, W, 1 or 3) image")
+                action = act(obs)
+                frames.append(img)
+                actions.append(np.asarray(action))
+                obs, _r, term, trunc, _ = env.step(action)
+                done = term or trunc
+            if len(frames) >= cfg.max_frames:
+                break
+    finally:
+        env.close()
+    if not frames:
+        raise LabError(f"rollouts:{env_id}: collected no frames")
+    scale = 255.0 if frames[0].dtype == np.uint8 else max(1.0, float(np.max([f.max() for f in frames])))
+    batch = np.stack([f.astype(np.float32) / scale for f in frames]).transpose(0, 3, 1, 2)  # (N, C, H, W)
+    if batch.shape[-2] != batch.shape[-1]:
+        import torch
+        import torch.nn.functional as F
+
+        batch = F.interpolate(torch.from_numpy(batch), size=(size, size), mode="area").numpy()
+    images = resize_images(batch, size)
+    acts = np.stack(actions)
+    with atomic.atomic_write(path, "wb") as f:
+        np.savez_compressed(f, images=images, actions=acts)
+    return images, acts
