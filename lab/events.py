@@ -29,6 +29,8 @@ __all__ = [
     "EpisodeEnded",
     "EvalCompleted",
     "CheckpointSaved",
+    "ImagesReady",
+    "ImageSaved",
     "SafePoint",
     "StopRequested",
     "RunInterrupted",
@@ -162,6 +164,30 @@ class EvalCompleted(Event):
 class CheckpointSaved(Event):
     """A checkpoint was written atomically and is loadable."""
 
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesReady(Event):
+    """Images to show (a generator's samples): subscribers tile them into a grid PNG and send it to W&B.
+
+    ``images`` is an (N, C, H, W) array in [0, 1]; not written to logs (``ImageSaved`` is).
+    """
+
+    key: str = "samples"
+    images: Any = None
+    invert: bool = False
+    """Show 1 as black (data sets where 1 = ink)."""
+    nrow: int | None = None
+    """Images per grid row (None: a square); conditional samples use one column per class."""
+    recorded: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSaved(Event):
+    """An image (a sample grid) was written to the run folder."""
+
+    key: str
     path: str
 
 

@@ -8,6 +8,17 @@ import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Tiny models: a second torch thread only adds synchronisation (and contention on shared machines)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def lab_data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("lab-data")
     old = os.environ.get("LAB_DATA_DIR")
