@@ -32,7 +32,7 @@ from _common import run_child
 
 
 def _cfg(steps: int, seed: int, threads: int):
-    from lab.train import resolve_config
+    from lab.training import resolve_config
 
     return resolve_config(algo="diffusion", env="digits", sets=[f"seed={seed}", f"steps={steps}", f"threads={threads}",
                                                                  "grid_every=0"], flags={"track": False})
@@ -40,7 +40,7 @@ def _cfg(steps: int, seed: int, threads: int):
 
 def child_lab(spec: dict) -> dict:
     from lab.events import MetricsLogged, RunStarted
-    from lab.train import train
+    from lab.training import train
 
     cfg = _cfg(spec["steps"], spec["seed"], spec["threads"])
     marks: dict = {}

@@ -269,7 +269,8 @@ class ImageGenerator:
         unknown = sorted(k for k, v in options.items() if v is not None and k not in self.sample_options)
         if unknown:
             flag = "--" + unknown[0].replace("_", "-")
-            raise LabError(f"{flag}: {type(self).__name__.lower()} models do not take it")
+            why = " (they are unconditional)" if unknown[0] == "guidance" else ""
+            raise LabError(f"{flag}: {type(self).__name__.lower()} models do not take it{why}")
         self.check_labels(labels)
         gen = torch.Generator().manual_seed(seed)
         out = np.empty((n, *self.data.shape), np.float32)
@@ -290,10 +291,12 @@ class ImageGenerator:
         return out
 
     # --- evaluation -------------------------------------------------------------------------------------
-    def evaluate(self, n: int, *, seed: int) -> dict[str, Any]:
-        """Metrics of ``n`` samples (balanced labels when conditional) beside the held-out and GMM references."""
+    def evaluate(self, n: int | None = None, *, seed: int, tables: bool = True) -> dict[str, Any]:
+        """Metrics of ``n`` samples (default ``eval_samples``; balanced labels when conditional) beside the
+        held-out and GMM references; ``tables`` adds the model's extra tables (diffusion: sample steps)."""
         from generators.metrics import METRICS, evaluate_samples, load_classifier, reference_reports
 
+        n = n or self.cfg.eval_samples
         t0 = time.perf_counter()
         labels = balanced_labels(n, self.data.num_classes) if self.conditional else None
         samples = self.sample(n, seed=seed, labels=labels)
@@ -307,12 +310,12 @@ class ImageGenerator:
         out["classes"] = report["classes"]
         out["classifier_accuracy"] = load_classifier(self.data).accuracy
         out["real"], out["gmm"] = refs["real"], refs["gmm"]
-        out.update(self.extra_evaluation(n, seed=seed))
+        out.update(self.extra_evaluation(n, seed=seed, tables=tables))
         out["seconds"] = time.perf_counter() - t0
         return out
 
-    def extra_evaluation(self, n: int, *, seed: int) -> dict[str, Any]:
-        """Model-specific additions to ``eval.json`` (diffusion: the sample-steps table)."""
+    def extra_evaluation(self, n: int, *, seed: int, tables: bool) -> dict[str, Any]:
+        """Model-specific additions to ``eval.json`` (diffusion: class accuracy at guidance 2, the sample-steps table)."""
         return {}
 
 

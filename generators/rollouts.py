@@ -37,12 +37,22 @@ def _player(policy: str, env: Any, seed: int) -> Any:
     if policy == "random":
         env.action_space.seed(seed)
         return lambda _obs: env.action_space.sample()
-    from lab.evaluation import load_run_agent
+    from lab.device import resolve_device
+    from lab.envs import resolve_env
+    from lab.registry import AGENTS
+    from lab.runs import RunDir
+    from lab.training.config import resolve_config
 
-    agent = load_run_agent(policy)
+    run = RunDir.open(policy)
+    cfg = resolve_config(config_file=str(run.config_path))
+    if cfg.algo not in AGENTS:
+        raise LabError(f"data.policy={policy}: a {cfg.algo} generator run, not an agent run")
+    checkpoint = run.load_agent(algo=cfg.algo, expected_by=str(run.config_path))
+    agent = AGENTS.load(cfg.algo)(cfg.agent, resolve_env(cfg.env), seed=cfg.seed, device=resolve_device("auto"))
+    agent.load_state_dict(checkpoint.agent)
     act = getattr(agent, "act", None)
     if act is None:
-        raise LabError(f"data.policy={policy}: its agent cannot choose actions for single observations")
+        raise LabError(f"data.policy={policy}: {cfg.algo} agents cannot choose actions for single observations")
     return act
 
 
@@ -58,6 +68,12 @@ def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
     from lab.envs import make_env, resolve_env
 
     info = resolve_env(env_id)  # unknown ids: the lab's usual suggestion
+    if cfg.policy != "random":
+        from lab.training.config import resolve_config
+
+        trained_on = resolve_config(config_file=str(Path(cfg.policy) / "config.yaml")).env
+        if trained_on != env_id:
+            raise LabError(f"data.policy={cfg.policy}: trained on {trained_on}, not on {env_id}")
     try:
         env = make_env(info, render_mode=None if cfg.observations else "rgb_array")
     except gym.error.Error as e:

@@ -42,11 +42,16 @@ _AZ = "AlphaZero (board games)"
 
 @app.command(no_args_is_help=False)
 def train(
-    algo: Optional[str] = typer.Argument(None, help="Agent: dqn, ppo, sac, a2c, td3, ... (see `lab list agents`)."),
-    env: Optional[str] = typer.Argument(
-        None, help="Gymnasium id (CartPole-v1), lab environment (`lab list envs`) or module:Class."
+    algo: Optional[str] = typer.Argument(
+        None, help="Agent (dqn, ppo, sac, ...: `lab list agents`) or generator (diffusion, vae, gan)."
     ),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Environment steps (default: the tuned budget)."),
+    env: Optional[str] = typer.Argument(
+        None, help="Gymnasium id (CartPole-v1), lab environment, module:Class; for generators a data set "
+        "(digits, folder:PATH, rollouts:ENV_ID)."
+    ),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Environment (generators: optimizer) steps (default: the tuned budget)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size (agents with one, and generators)."),
+    resize: bool = typer.Option(False, "--resize", help="folder:PATH data sets: resize images of mixed sizes."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
     n_envs: Optional[int] = typer.Option(None, "--n-envs", help="Environments stepped together."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default auto)."),
@@ -77,11 +82,13 @@ def train(
     simulations: Optional[int] = typer.Option(None, "--simulations", help="MCTS simulations per move.", rich_help_panel=_AZ),
     workers: Optional[int] = typer.Option(None, "--workers", help="Self-play workers.", rich_help_panel=_AZ),
 ) -> None:
-    """Train an agent: `lab train ppo CartPole-v1`, `lab train --resume RUN`.
+    """Train an agent or a generator: `lab train ppo CartPole-v1`, `lab train diffusion digits`, `lab train --resume RUN`.
 
     Examples:
 
       lab train ppo CartPole-v1 --steps 100000 --seed 0
+
+      lab train diffusion digits --seed 0        (also: vae, gan; folder:PATH, rollouts:CartPole-v1)
 
       lab train sac Pendulum-v1 --set agent.learning_rate=3e-4 --no-track
 
@@ -102,7 +109,7 @@ def train(
                 for name, value in {
                     "ALGO": algo, "ENV": env, "--config": config, "--set": sets, "--hyperparams": hyperparams,
                     "--steps": steps, "--seed": seed, "--n-envs": n_envs, "--run-dir": run_dir,
-                    "--gym-packages": gym_packages, "--vec": vec,
+                    "--gym-packages": gym_packages, "--vec": vec, "--batch-size": batch_size, "--resize": resize,
                 }.items()
                 if value
             ]
@@ -117,14 +124,15 @@ def train(
                 env=env,
                 config_file=str(config) if config else None,
                 hyperparams=str(hyperparams) if hyperparams else None,
-                sets=sets,
+                sets=[*(["data.resize=true"] if resize else []), *sets],
                 flags={
                     "steps": steps, "seed": seed, "device": device, "checkpoint_every": checkpoint_every,
                     "eval_every": eval_every, "eval_episodes": eval_episodes, "track": track,
                     "tensorboard": tensorboard, "gym_packages": gym_packages or None,
                 },
                 agent_flags={
-                    "n_envs": n_envs, "vec": vec, "minutes": minutes, "iterations": iterations,
+                    "n_envs": n_envs, "vec": vec, "batch_size": batch_size, "minutes": minutes,
+                    "iterations": iterations,
                     "games_per_iteration": games_per_iteration, "simulations": simulations, "workers": workers,
                 },
                 notes=notes,
@@ -144,6 +152,15 @@ def train(
         typer.echo(f"{result.run_dir} already finished at step {result.step:,}; nothing to do")
         return
     ev = result.eval or {}
+    if "fd" in ev:
+        k = ev.get("classes")
+        cov = f", coverage {ev['coverage']}/{k}" if ev.get("coverage") is not None else ""
+        typer.echo(
+            f"finished {result.step:,} steps in {result.seconds:.0f} s: fd {ev['fd']:.4g} (held-out real "
+            f"{ev['fd_real']:.4g}, GMM {ev['fd_gmm']:.4g}){cov}, copy rate {ev['copy_rate']:.1%} over {ev['n']} "
+            f"samples; run folder {result.run_dir}"
+        )
+        return
     typer.echo(
         f"finished {result.step:,} steps in {result.seconds:.0f} s: eval {ev.get('mean_return', float('nan')):.2f} "
         f"± {ev.get('std_return', float('nan')):.2f} over {ev.get('episodes', 0)} episodes; run folder {result.run_dir}"
@@ -156,23 +173,87 @@ def train(
 @app.command("eval")
 def eval_(
     run_dir: Path = typer.Argument(..., help="Run folder."),
-    episodes: int = typer.Option(10, "--episodes", "-n", help="Episodes to evaluate."),
-    video: bool = typer.Option(False, "--video", help="Also write one episode as a video (MP4, or GIF)."),
+    episodes: Optional[int] = typer.Option(None, "--episodes", "-n", help="Agent runs: episodes to evaluate (default 10)."),
+    video: bool = typer.Option(False, "--video", help="Agent runs: also write one episode as a video (MP4, or GIF)."),
+    samples: Optional[int] = typer.Option(
+        None, "--n", help="Generator runs: samples to score (default 1000: the run's eval_samples)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Evaluation seed (default: the run's seed)."),
 ) -> None:
-    """Evaluate a run's final model deterministically; prints mean ± std and writes eval.json."""
+    """Evaluate a run's final model and write eval.json.
+
+    Agent runs: deterministic episodes, mean ± std of the return. Generator runs: offline sample metrics (fd,
+    kid, precision, recall, coverage, class_accuracy, copy_rate) beside the held-out real split and a GMM
+    baseline; diffusion runs add a DDIM 10/25/50 and DDPM 1000 sample-steps table.
+    """
     from lab.runs import RunDir
+    from lab.sampling import evaluate_generator_run, format_eval, run_kind
     from lab.training import evaluate_run
 
     with user_errors():
-        event, extra = evaluate_run(str(run_dir), episodes=episodes, video=video, device=device, seed=seed)
+        kind, cfg = run_kind(run_dir)
+        if kind == "generator":
+            wrong = [flag for flag, v in (("--episodes", episodes), ("--video", video)) if v]
+            if wrong:
+                raise LabError(f"{' and '.join(wrong)}: {run_dir} is a {cfg.algo} generator run, which is scored "
+                               f"on samples: lab eval {run_dir} --n 1000")
+            result = evaluate_generator_run(run_dir, n=samples, seed=seed, device=device)
+        else:
+            if samples is not None:
+                raise LabError(f"--n: {run_dir} is a {cfg.algo} agent run; evaluate it over episodes: "
+                               f"lab eval {run_dir} --episodes 10")
+            event, extra = evaluate_run(str(run_dir), episodes=episodes or 10, video=video, device=device, seed=seed)
+    if kind == "generator":
+        typer.echo(format_eval(result))
+        typer.echo(f"{result['n']} samples at step {result['step']:,} in {result['seconds']:.0f} s; "
+                   f"wrote {RunDir(run_dir).eval_path}")
+        return
     typer.echo(
         f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes "
         f"(step {extra['step']:,}); wrote {RunDir(run_dir).eval_path}"
     )
     if "video" in extra:
         typer.echo(f"video: {extra['video']}")
+
+
+# --- lab sample ----------------------------------------------------------------------------------
+
+
+@app.command()
+def sample(
+    run_dir: Path = typer.Argument(..., help="A generator run folder."),
+    n: int = typer.Option(64, "--n", help="Samples to draw (generated in batches)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for samples.npy and grid.png."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion: denoising steps (default: the run's)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion: ddim (default) or ddpm."),
+    class_: Optional[int] = typer.Option(None, "--class", help="Class-conditional models: draw only this class."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance weight (1: none)."),
+    interpolate: Optional[str] = typer.Option(None, "--interpolate", help="VAE: A,B: a latent interpolation between "
+                                              "held-out images A and B."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Draw samples from a generator run: OUT/samples.npy ((N, C, H, W) float32 in [0, 1]) and OUT/grid.png.
+
+    Examples:
+
+      lab sample runs/diffusion-digits --n 1000 --out samples/
+
+      lab sample runs/diffusion-digits --n 64 --class 3 --guidance 2 --sampler ddim --steps 50 --out threes/
+
+      lab sample runs/vae-digits --n 16 --interpolate 0,5 --out walk/
+    """
+    from lab.sampling import sample_run
+
+    with user_errors():
+        if sampler is not None and sampler not in ("ddim", "ddpm"):
+            raise LabError(f"--sampler {sampler}: expected ddim or ddpm")
+        if steps is not None and steps < 1:
+            raise LabError(f"--steps: expected a positive number, got {steps}")
+        done = sample_run(run_dir, out, n=n, seed=seed, device=device, steps=steps, sampler=sampler,
+                          class_=class_, guidance=guidance, interpolate=interpolate)
+    typer.echo(f"{done['n']} samples {tuple(done['shape'])} in {done['seconds']:.1f} s: {done['samples']}, {done['grid']}")
 
 
 # --- lab list / config / plot ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "CheckpointSaved",
     "ImagesReady",
     "ImageSaved",
+    "SamplesEvaluated",
     "SafePoint",
     "StopRequested",
     "RunInterrupted",
@@ -189,6 +190,14 @@ class ImageSaved(Event):
 
     key: str
     path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplesEvaluated(Event):
+    """A generator's samples were scored offline (``fd``, ``coverage``, ... and their references)."""
+
+    results: dict[str, Any]
+    """What ``eval.json`` holds: each metric, ``<metric>_real`` and ``<metric>_gmm``, and the details."""
 
 
 @dataclass(frozen=True, kw_only=True)

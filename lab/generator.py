@@ -74,6 +74,7 @@ class Generator(Protocol):
         (``steps``, ``sampler``, ``labels``, ``guidance``, ``interpolate``); an option it does not take is a LabError."""
         ...
 
-    def evaluate(self, n: int, *, seed: int) -> dict[str, Any]:
-        """Offline metrics of ``n`` samples with their references (the content of ``eval.json``)."""
+    def evaluate(self, n: int | None = None, *, seed: int, tables: bool = True) -> dict[str, Any]:
+        """Offline metrics of ``n`` samples (None: the generator's default) with their references, the content
+        of ``eval.json``; ``tables`` adds slower extra tables (``lab eval`` asks for them, training does not)."""
         ...

@@ -235,6 +235,11 @@ class SB3Agent:
             venv.close()
         return [float(r) for r in returns]
 
+    def act(self, obs: Any) -> Any:
+        """The deterministic action for one (unbatched) observation: a trained player for rollouts data sets."""
+        action, _ = self.model.predict(obs, deterministic=True)
+        return action
+
     def render_episode(self, *, seed: int, max_frames: int = 2000) -> tuple[list[np.ndarray], float]:
         """Frames (RGB arrays) of one deterministic episode and its return."""
         venv = self.make_vec_env(1, seed, training=False, render_mode="rgb_array")

@@ -7,6 +7,7 @@ hope for) and ``gmm`` a 10-component Gaussian mixture fitted to the training pix
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -107,11 +108,15 @@ def evaluate_samples(
 
 def gmm_baseline(ds: ImageDataset, n: int, *, seed: int = 0, components: int = 10) -> np.ndarray:
     """``n`` samples of a ``components``-component full-covariance Gaussian mixture fitted to the training pixels."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     x = ds.train.reshape(len(ds.train), -1).astype(np.float64)
+    components = min(components, len(x))  # tiny folders: never more components than images
     gmm = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, random_state=seed, max_iter=200)
-    gmm.fit(x)
+    with warnings.catch_warnings():  # duplicate images or slow EM: a baseline either way, not the user's error
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm.fit(x)
     out, _ = gmm.sample(n)
     rng = np.random.default_rng(seed)
     out = out[rng.permutation(n)]  # sklearn returns the samples grouped by component

@@ -32,6 +32,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         a, b: (N, D) and (M, D) features.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")  # a covariance needs two points
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     # tr((S_a S_b)^(1/2)) = sum of sqrt(eigenvalues of S_a^(1/2) S_b S_a^(1/2)), which is symmetric PSD
@@ -50,6 +52,8 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, *, subsets: int = 10
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     d = a.shape[1]
     m = min(subset_size, len(a), len(b))
+    if m < 2:
+        return float("nan")
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(subsets):

@@ -16,11 +16,12 @@ from typing import Any, Literal
 from lab.agent import ReadsZooHyperparams
 from lab.config import Provenance, apply_sets, deep_merge, from_dict, load_yaml, parse_set, to_dict
 from lab.envs import EnvInfo, import_packages, is_atari, resolve_env
-from lab.errors import ConfigError, closest
-from lab.registry import AGENTS
+from lab.errors import ConfigError, LabError, closest, unknown_name
+from lab.registry import AGENTS, GENERATORS
 from lab.training.tracking import WandbConfig
 
-__all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config", "config_env"]
+__all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config", "config_env",
+           "trainable_class", "is_generator"]
 
 
 @dataclass
@@ -28,11 +29,11 @@ class TrainConfig:
     """One training run: what to train, on what, for how long, and where results go."""
 
     algo: str
-    """Agent name (see `lab list agents`)."""
+    """Agent or generator name (see `lab list agents`, `lab list generators`)."""
     env: str
-    """Environment: a Gymnasium id, a lab environment (`lab list envs`) or module:Class."""
+    """Environment (a Gymnasium id, a lab environment or module:Class) or, for a generator, a data set (`lab list datasets`)."""
     steps: int | None = None
-    """Environment steps to train for; null: the agent's tuned budget for this environment."""
+    """Environment steps (generators: optimizer steps) to train for; null: the tuned budget."""
     seed: int = 0
     """Seed for the agent, the environments and evaluation."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -60,7 +61,7 @@ class TrainConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gymnasium.make (the zoo's env_kwargs)."""
     agent: Any = None
-    """The agent's hyperparameters (its Config dataclass, chosen by `algo`)."""
+    """The agent's (or generator's) hyperparameters: its Config dataclass, chosen by `algo`."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "eval_episodes", "keep_checkpoints", "threads"):
@@ -74,6 +75,22 @@ class TrainConfig:
 
 
 RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def is_generator(algo: str) -> bool:
+    """Whether ``algo`` names a generator (``lab.generators``) rather than an agent."""
+    return algo in GENERATORS and algo not in AGENTS
+
+
+def trainable_class(algo: str) -> type:
+    """The agent or generator class registered as ``algo``; an unknown name suggests the closest of both."""
+    if algo in AGENTS and algo in GENERATORS:
+        raise LabError(f"{algo!r} is registered both as an agent and as a generator; rename one of them")
+    if algo in GENERATORS:
+        return GENERATORS.load(algo)
+    if algo in AGENTS:
+        return AGENTS.load(algo)
+    raise unknown_name("agent or generator", algo, [*AGENTS.names(), *GENERATORS.names()])
 
 
 def agent_fields(agent_cls: type) -> list[str]:
@@ -177,13 +194,15 @@ def resolve_config(
     if not algo:
         raise ConfigError("no algorithm given: use `lab train ALGO ENV` (see `lab list agents`) or --config FILE")
     if not env:
-        raise ConfigError("no environment given: use `lab train ALGO ENV` (see `lab list envs`) or --config FILE")
-    agent_cls = AGENTS.load(algo)
+        what = "data set given: use `lab train GENERATOR DATASET` (see `lab list datasets`)" if is_generator(algo) \
+            else "environment given: use `lab train ALGO ENV` (see `lab list envs`)"
+        raise ConfigError(f"no {what} or --config FILE")
+    agent_cls = trainable_class(algo)
 
     packages = (flags or {}).get("gym_packages") or file_data.get("gym_packages") or []
     if isinstance(packages, list):
         import_packages([str(p) for p in packages])  # they register the ids the tuned values are looked up by
-    if ":" in env and not env.partition(":")[2].isidentifier():
+    if ":" in env and not env.partition(":")[2].isidentifier() and not is_generator(algo):  # not folder:PATH
         import_packages([env.partition(":")[0]], where=f"environment {env!r}:")
     data: dict[str, Any] = {"agent": {}}
     if hyperparams:  # the zoo's configuration: its entry over the agent's plain defaults, not the lab's tuned values

@@ -10,6 +10,7 @@ import collections
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from lab.events import (
@@ -43,14 +44,18 @@ class ProgressDisplay:
     Args:
         live: draw a live bar (default: when stderr is a terminal).
         return_metric: metric shown as "return" when the agent publishes no episodes (e.g. a win rate).
+        metrics: metrics shown instead of a return (generators: ``train/loss``, ``train/images_per_s``), each
+            under the last part of its key.
     """
 
-    def __init__(self, live: bool | None = None, return_metric: str | None = None) -> None:
+    def __init__(self, live: bool | None = None, return_metric: str | None = None, metrics: Sequence[str] = ()) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.live = self.console.is_terminal if live is None else live
         self.return_metric = return_metric
+        self.metrics = tuple(metrics)
+        self._values: dict[str, float] = {}
         self._returns: collections.deque[float] = collections.deque(maxlen=100)
         self._metric: float | None = None
         self._progress: Any = None
@@ -95,18 +100,23 @@ class ProgressDisplay:
         return (self._total - self._step) / rate if rate > 0 else float("nan")
 
     def _ret(self) -> str:
+        if self.metrics:
+            shown = [f"{k.rsplit('/', 1)[-1]} {self._values[k]:.4g}" for k in self.metrics if k in self._values]
+            return "  ".join(shown) or "-"
         if self._returns:
-            return f"{sum(self._returns) / len(self._returns):.1f}"
-        if self._metric is not None:
-            return f"{self._metric:.3g}"
-        return "-"
+            ret = f"{sum(self._returns) / len(self._returns):.1f}"
+        elif self._metric is not None:
+            ret = f"{self._metric:.3g}"
+        else:
+            ret = "-"
+        return f"return {ret}"
 
     def _line(self) -> str:
         total = f"/{self._total:,.0f}" if self._total else ""
         done = self._done()
         return (
             f"[{self._label}] {done:,.0f}{total} {self._unit}  {self._rate():,.0f} steps/s  "
-            f"return {self._ret()}  ETA {format_duration(self._eta())}"
+            f"{self._ret()}  ETA {format_duration(self._eta())}"
         )
 
     # --- handlers ---------------------------------------------------------------------------
@@ -129,14 +139,14 @@ class ProgressDisplay:
                 BarColumn(),
                 TextColumn("{task.fields[done]}"),
                 TextColumn("{task.fields[rate]}"),
-                TextColumn("return {task.fields[ret]}"),
+                TextColumn("{task.fields[ret]}"),
                 TextColumn("ETA {task.fields[eta]}"),
                 console=self.console,
                 transient=False,
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                self._label, total=self._total, completed=self._done(), done="", rate="", ret="-", eta="-:--"
+                self._label, total=self._total, completed=self._done(), done="", rate="", ret=self._ret(), eta="-:--"
             )
 
     def _refresh(self, force: bool = False) -> None:
@@ -168,6 +178,9 @@ class ProgressDisplay:
     def on_metrics(self, e: MetricsLogged) -> None:
         if self.return_metric and self.return_metric in e.metrics:
             self._metric = e.metrics[self.return_metric]
+        for k in self.metrics:
+            if k in e.metrics:
+                self._values[k] = e.metrics[k]
         self._step = max(self._step, e.step)
         self._refresh()
 

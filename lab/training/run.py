@@ -39,8 +39,9 @@ from lab.events import (
 from lab.registry import AGENTS
 from lab.runs import AgentCheckpoint, RunDir, check_agent_checkpoint, default_run_dir
 from lab.training.checkpoints import CheckpointWriter, FinalModelWriter
-from lab.training.config import TrainConfig, config_env, resolve_config
+from lab.training.config import TrainConfig, config_env, is_generator, resolve_config, trainable_class
 from lab.training.outputs import CurveWriter, EvalFileWriter
+from lab.training.samples import SampleEvaluator, SampleGridWriter, SamplesFileWriter
 from lab.training.tracking import WandbLogger
 
 __all__ = ["TrainResult", "train", "resume", "check_fits", "build_agent", "execute"]
@@ -79,8 +80,11 @@ def check_fits(algo: str, agent_cls: type, env: EnvInfo) -> None:
     raise LabError(f"{algo} cannot train on {env.id}: {reason}{tail}")
 
 
-def _checked_env(cfg: TrainConfig) -> EnvInfo:
-    """Probe the config's environment once and check that its agent can handle the spaces."""
+def _checked_env(cfg: TrainConfig) -> Any:
+    """What the trainable trains on, checked before any file is written: an agent's environment (probed once,
+    its spaces checked against the agent) or a generator's data set (loaded by the generator class)."""
+    if is_generator(cfg.algo):
+        return trainable_class(cfg.algo).load_data(cfg.env, cfg.agent)
     env = config_env(cfg)
     check_fits(cfg.algo, AGENTS.load(cfg.algo), env)
     return env
@@ -100,9 +104,10 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_agent(cfg: TrainConfig, env: EnvInfo, device: str, checkpoint: AgentCheckpoint | None) -> Trainable:
-    """The config's agent on ``env``: torch threads set, everything seeded, the checkpoint's state loaded."""
-    agent_cls = AGENTS.load(cfg.algo)
+def build_agent(cfg: TrainConfig, env: Any, device: str, checkpoint: AgentCheckpoint | None) -> Trainable:
+    """The config's agent on ``env`` (a generator on its data set): torch threads set, everything seeded, the
+    checkpoint's state loaded."""
+    agent_cls = trainable_class(cfg.algo)
     threads = cfg.threads or default_threads(agent_cls)
     if threads:
         import torch
@@ -188,6 +193,16 @@ def _learn(agent: Trainable, ctx: TrainContext, steps: int | None, reasons: list
     return None
 
 
+def _evaluator_and_outputs(cfg: TrainConfig, run: RunDir, eval_seed: int) -> tuple[Any, list[Any]]:
+    """The evaluator and the final-file writers of the run's kind: agents get returns, ``eval.json`` and
+    ``curve.png``; generators get sample metrics in ``eval.json`` and sample grids."""
+    if is_generator(cfg.algo):
+        return SampleEvaluator(cfg.eval_every, eval_seed), [SamplesFileWriter(run), SampleGridWriter(run)]
+    evaluator = PeriodicEvaluator(cfg.eval_every, cfg.eval_episodes, eval_seed)
+    return evaluator, [EvalFileWriter(run, seed=eval_seed, deterministic=True),
+                       CurveWriter(run, title=f"{cfg.algo} on {cfg.env}")]
+
+
 def execute(
     cfg: TrainConfig,
     run: RunDir,
@@ -210,17 +225,13 @@ def execute(
     eval_seed = cfg.seed + EVAL_SEED_OFFSET
     meta = lambda: {"algo": cfg.algo, "env": cfg.env}  # noqa: E731
     writer = CheckpointWriter(run, _checkpoint_every(cfg, budget), cfg.keep_checkpoints, meta=meta)
-    evaluator = PeriodicEvaluator(cfg.eval_every, cfg.eval_episodes, eval_seed)
+    evaluator, outputs = _evaluator_and_outputs(cfg, run, eval_seed)
     last = LastMetrics()
-    subs: list[Any] = [
-        EventLog(run.events_path), writer, evaluator, last,
-        FinalModelWriter(run, meta), EvalFileWriter(run, seed=eval_seed, deterministic=True),
-        CurveWriter(run, title=f"{cfg.algo} on {cfg.env}"),
-    ]
+    subs: list[Any] = [EventLog(run.events_path), writer, evaluator, last, FinalModelWriter(run, meta), *outputs]
     if display:
         from lab.training.progress import ProgressDisplay
 
-        subs.append(ProgressDisplay())
+        subs.append(ProgressDisplay(metrics=getattr(type(agent), "progress_metrics", ())))
     if cfg.track:
         subs.append(WandbLogger(cfg.wandb, run.path))
     if cfg.tensorboard:
@@ -248,7 +259,10 @@ def execute(
         final = evaluator.evaluate(agent, step)
         seconds = time.perf_counter() - t0
         bus.publish(RunFinished(step=step, seconds=seconds, agent=agent))
-        summary = {"mean_return": final.mean_return, "std_return": final.std_return, "episodes": final.episodes}
+        if isinstance(final, EvalCompleted):
+            summary = {"mean_return": final.mean_return, "std_return": final.std_return, "episodes": final.episodes}
+        else:
+            summary = SampleEvaluator.summary(final)
         return TrainResult(run.path, "finished", step, seconds, summary, dict(last.values))
 
 

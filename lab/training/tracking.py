@@ -25,6 +25,7 @@ from lab.events import (
     EpisodeEnded,
     EvalCompleted,
     EventBus,
+    ImageSaved,
     MetricsLogged,
     RunFailed,
     RunFinished,
@@ -95,6 +96,7 @@ class WandbLogger:
         bus.subscribe(MetricsLogged, self.on_metrics)
         bus.subscribe(EpisodeEnded, self.on_episode)
         bus.subscribe(EvalCompleted, self.on_eval)
+        bus.subscribe(ImageSaved, self.on_image)
         bus.subscribe(RunFinished, self.on_end)
         bus.subscribe(RunInterrupted, self.on_end)
         bus.subscribe(RunFailed, self.on_end)
@@ -152,6 +154,18 @@ class WandbLogger:
 
     def on_eval(self, e: EvalCompleted) -> None:
         self._log({"eval/mean_return": e.mean_return, "eval/std_return": e.std_return}, e.step)
+
+    def on_image(self, e: ImageSaved) -> None:
+        if self.run is None:
+            return
+        try:
+            import wandb
+
+            image = wandb.Image(e.path, caption=f"step {e.step:,}")
+        except Exception as e2:  # noqa: BLE001 - W&B must never stop training
+            self._fail("image", e2)
+            return
+        self._log({e.key: image}, e.step)
 
     def on_end(self, e: Any) -> None:
         if self.run is None:

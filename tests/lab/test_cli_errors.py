@@ -37,7 +37,7 @@ def test_unknown_environment_suggests_closest_ids():
 
 def test_unknown_algorithm_lists_the_available_ones():
     msg = one_error_line(run_cli("train", "ppp", "CartPole-v1"))
-    assert msg.startswith("unknown agent 'ppp'; did you mean 'ppo'? Available: a2c, ")
+    assert msg.startswith("unknown agent or generator 'ppp'; did you mean 'ppo'? Available: a2c, ")
     assert all(name in msg for name in ("dqn", "ppo", "sac", "td3"))
 
 
