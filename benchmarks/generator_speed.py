@@ -8,11 +8,11 @@ batch, loss (with the same Min-SNR weighting and label dropout), optimizer, grad
 count, in this file. Sides alternate, each in its own process; the ratio compares medians (target >= 1.0).
 
 Sampling: seconds per 64 samples and ``fd`` (1,000-sample features of the lab's classifier, beside the GMM and
-held-out references) for DDIM 10, 25, 50 and DDPM 1000 steps, from a trained run (``--run``; default: the
-acceptance run under benchmarks/results/runs, or a short training here).
+held-out references) for DDIM 10, 25, 50 and DDPM 1000 steps, from a trained run (``--run``, e.g. the run of
+``lab train diffusion digits --seed 0``).
 
-    python benchmarks/generator_speed.py                        # 3 rounds of 60 steps, sampling table
-    python benchmarks/generator_speed.py --rounds 5 --steps 100 --run runs/diffusion-digits
+    python benchmarks/generator_speed.py --run runs/diffusion-digits      # 3 rounds of 60 steps, sampling table
+    python benchmarks/generator_speed.py --rounds 5 --steps 100 --run runs/diffusion-digits --n 200
     python benchmarks/generator_speed.py --no-sampling
 
 Final line: JSON with images/s per side, ``ratio`` = lab / plain, and the sampling table.
@@ -35,7 +35,8 @@ def _cfg(steps: int, seed: int, threads: int):
     from lab.training import resolve_config
 
     return resolve_config(algo="diffusion", env="digits", sets=[f"seed={seed}", f"steps={steps}", f"threads={threads}",
-                                                                 "grid_every=0"], flags={"track": False})
+                                                                 "grid_every=0", "eval_samples=50"],
+                          flags={"track": False})
 
 
 def child_lab(spec: dict) -> dict:
@@ -145,7 +146,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="training steps per timed run")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--run", default=None, help="a trained diffusion run folder for the sampling table")
-    ap.add_argument("--n", type=int, default=1000, help="samples per sampling-table row")
+    ap.add_argument("--n", type=int, default=200, help="samples per sampling-table row (DDPM 1000 is slow)")
     ap.add_argument("--no-sampling", action="store_true")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -156,6 +157,9 @@ def main() -> None:
     for name in ("rounds", "steps", "threads", "n"):
         if getattr(args, name) < 1:
             sys.exit(f"error: --{name}: expected a positive number, got {getattr(args, name)}")
+    if not args.no_sampling and (args.run is None or not (Path(args.run) / "config.yaml").is_file()):
+        sys.exit(f"error: --run {args.run}: a trained diffusion run folder is needed for the sampling table "
+                 "(lab train diffusion digits --seed 0), or pass --no-sampling")
     rates: dict[str, list[float]] = {"lab": [], "plain": []}
     for r in range(args.rounds):
         for side in ("lab", "plain") if r % 2 == 0 else ("plain", "lab"):
@@ -172,11 +176,6 @@ def main() -> None:
     print(f"training: lab {med['lab']:.1f} images/s, plain loop {med['plain']:.1f}: ratio {result['ratio']:.3f}")
     if not args.no_sampling:
         run = args.run
-        default = Path(__file__).parent / "results" / "runs" / "diffusion-digits"
-        if run is None and default.is_dir():
-            run = str(default)
-        if run is None:
-            sys.exit("error: --run RUN_DIR: a trained diffusion run is needed for the sampling table (or --no-sampling)")
         print(f"sampling from {run}:")
         result["sampling"] = run_child(__file__, {"side": "sampling", "run": run, "n": args.n, "threads": args.threads})
     print(json.dumps(result))

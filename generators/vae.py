@@ -29,8 +29,8 @@ class VAEConfig(TrainerConfig):
     """Latent dimensions."""
     channels: int = 32
     """Channels of the first convolution (doubled at each of the two downsamplings)."""
-    beta: float = 1.0
-    """Weight of the KL term (1: the evidence lower bound; less: sharper, less regular samples)."""
+    beta: float = 0.5
+    """Weight of the KL term (1: the evidence lower bound; less: sharper reconstructions, a less regular latent)."""
     beta_warmup: int = 500
     """Steps over which beta ramps from 0 to `beta`; 0: no warm-up."""
 

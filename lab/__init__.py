@@ -10,17 +10,21 @@ Core
 
 The plugin API (what ``agents/``, ``envs/`` and ``generators/`` import)
     agent.py       the agent contract, its optional capabilities, TrainContext, Budget
+    generator.py   the generator contract (diffusion, VAE, GAN plugins), parallel to agent.py
     envs.py        environment names -> EnvInfo (Gymnasium ids, lab envs, ``module:Class``)
     evaluation.py  deterministic evaluation: the periodic evaluator, ``eval.json``
     game.py        the two-player board-game protocol
     players.py     player specs (``mcts:400``) and games between players
     runs.py        run folders, checkpoints (written atomically, loaded safely and validated)
+    images.py      image grids to PNG
 
 Machinery
     device.py      resolve_device
     scheduler.py   jobs on inline, local-process or Ray backends (sweep trials, tournament games; self-play next)
     cli.py         the ``lab`` command line (thin: parses options, calls the packages below)
-    training/      ``lab train`` and ``lab eval``: config layers, the run, checkpoints, W&B, progress, plots, video
+    sampling.py    ``lab sample`` and ``lab eval`` of generator runs
+    training/      ``lab train`` and ``lab eval``: config layers, the run, checkpoints, W&B, progress, plots, video,
+                   and generator runs' sample grids and sample metrics (training/samples.py)
     sweeps/        ``lab sweep``: the W&B sweep format on Optuna, one scheduler job per trial
     tournament/    ``lab tournament`` and ``lab ratings``: openings, match jobs, games file, Elo fit, SPRT
 

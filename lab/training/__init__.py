@@ -4,6 +4,7 @@
     run.py          train / resume: the run folder, the agent, the subscribers, the driver
     checkpoints.py  CheckpointWriter (at safe points) and FinalModelWriter (model.pt on RunFinished)
     outputs.py      eval.json and curve.png, written on RunFinished
+    samples.py      generator runs: sample grids (PNG, W&B) and sample metrics (eval.json)
     evaluate.py     ``lab eval``: a run's model evaluated again (and ``--video``)
     tracking.py     the W&B logger (offline without an API key)
     tensorboard.py  the TensorBoard writer (``--tensorboard``; an optional dependency)
