@@ -32,7 +32,7 @@ def cache_path(env_id: str, cfg: Any) -> Path:
     return data_dir() / "rollouts" / f"{safe}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
 
 
-def _player(policy: str, env: Any, seed: int) -> Any:
+def _player(policy: str, env: Any, seed: int, env_id: str) -> Any:
     """A function obs -> action: uniformly random, or a trained run's deterministic policy."""
     if policy == "random":
         env.action_space.seed(seed)
@@ -47,6 +47,8 @@ def _player(policy: str, env: Any, seed: int) -> Any:
     cfg = resolve_config(config_file=str(run.config_path))
     if cfg.algo not in AGENTS:
         raise LabError(f"data.policy={policy}: a {cfg.algo} generator run, not an agent run")
+    if cfg.env != env_id:
+        raise LabError(f"data.policy={policy}: trained on {cfg.env}, not on {env_id}")
     checkpoint = run.load_agent(algo=cfg.algo, expected_by=str(run.config_path))
     agent = AGENTS.load(cfg.algo)(cfg.agent, resolve_env(cfg.env), seed=cfg.seed, device=resolve_device("auto"))
     agent.load_state_dict(checkpoint.agent)
@@ -68,21 +70,16 @@ def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
     from lab.envs import make_env, resolve_env
 
     info = resolve_env(env_id)  # unknown ids: the lab's usual suggestion
-    if cfg.policy != "random":
-        from lab.training.config import resolve_config
 
-        trained_on = resolve_config(config_file=str(Path(cfg.policy) / "config.yaml")).env
-        if trained_on != env_id:
-            raise LabError(f"data.policy={cfg.policy}: trained on {trained_on}, not on {env_id}")
     try:
         env = make_env(info, render_mode=None if cfg.observations else "rgb_array")
     except gym.error.Error as e:
         raise LabError(f"rollouts:{env_id}: cannot render frames ({e})") from None
     size = cfg.size or 32
-    act = _player(cfg.policy, env, cfg.split_seed)
     frames: list[np.ndarray] = []
     actions: list[Any] = []
     try:
+        act = _player(cfg.policy, env, cfg.split_seed, env_id)
         for ep in range(cfg.episodes):
             obs, _ = env.reset(seed=cfg.split_seed + ep)
             done = False

@@ -54,6 +54,6 @@ def save_png(path: str | os.PathLike, picture: np.ndarray, *, scale: int = 1) ->
 
 
 def save_grid(path: str | os.PathLike, images: np.ndarray, *, nrow: int | None = None, invert: bool = False) -> None:
-    """``save_png(path, grid(images))``, enlarged so small images stay visible (at least ~256 pixels wide)."""
+    """``save_png(path, grid(images))``, enlarged so small images stay visible (at least ~512 pixels wide)."""
     picture = grid(images, nrow=nrow, invert=invert)
-    save_png(path, picture, scale=max(1, 256 // picture.shape[1]))
+    save_png(path, picture, scale=max(1, 512 // picture.shape[1]))

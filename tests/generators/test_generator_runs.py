@@ -208,3 +208,15 @@ def test_agent_and_generator_runs_are_not_interchangeable(diffusion_run, agent_r
     assert msg.startswith(f"--video: {diffusion_run} is a diffusion generator run")
     msg = one_error_line(cli("play", "tictactoe", "--opponent", f"alphazero:{diffusion_run}"))
     assert "diffusion" in msg
+
+
+def test_rollouts_played_by_a_trained_run(agent_run, diffusion_run):
+    from generators.datasets import DataConfig, load_dataset
+    from lab.errors import LabError
+
+    ds = load_dataset("rollouts:CartPole-v1", DataConfig(policy=str(agent_run), episodes=1, max_frames=20, size=16))
+    assert ds.shape == (3, 16, 16) and len(ds.train) + len(ds.held_out) == 20
+    with pytest.raises(LabError, match="a diffusion generator run, not an agent run"):
+        load_dataset("rollouts:CartPole-v1", DataConfig(policy=str(diffusion_run), episodes=1, max_frames=5))
+    with pytest.raises(LabError, match="trained on CartPole-v1, not on Acrobot-v1"):
+        load_dataset("rollouts:Acrobot-v1", DataConfig(policy=str(agent_run), episodes=1, max_frames=5))
