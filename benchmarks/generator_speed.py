@@ -1,8 +1,8 @@
 """The lab's diffusion trainer against a plain diffusers training loop, and sampling speed against quality.
 
 Training: the lab side is ``lab train diffusion digits`` as the library runs it (``--no-track --quiet``: events on
-the bus, ``events.jsonl`` flushed per event, checkpoints, a final sample grid), images/s timed from
-``RunStarted`` to the last ``MetricsLogged``. The plain side is the loop a diffusers user writes (after
+the bus, ``events.jsonl`` flushed per event, a safe point per step, the final checkpoint, sample grid and
+evaluation after the timed window), images/s timed from ``RunStarted`` to the last ``MetricsLogged``. The plain side is the loop a diffusers user writes (after
 ``examples/unconditional_image_generation/train_unconditional.py``): the same ``UNet2DModel``, ``DDPMScheduler``,
 batch, loss (with the same Min-SNR weighting and label dropout), optimizer, gradient clipping, EMA and thread
 count, in this file. Sides alternate, each in its own process; the ratio compares medians (target >= 1.0).
@@ -34,8 +34,10 @@ from _common import run_child
 def _cfg(steps: int, seed: int, threads: int):
     from lab.training import resolve_config
 
+    # checkpoints only at the end (after the timed window): a run of a few dozen steps would otherwise write one
+    # every tenth of its budget, which a real run (one per ~120 steps) does not feel and the plain loop never does
     return resolve_config(algo="diffusion", env="digits", sets=[f"seed={seed}", f"steps={steps}", f"threads={threads}",
-                                                                 "grid_every=0", "eval_samples=50"],
+                                                                 "grid_every=0", "eval_samples=50", "checkpoint_every=0"],
                           flags={"track": False})
 
 
