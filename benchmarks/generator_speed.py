@@ -51,7 +51,9 @@ def child_lab(spec: dict) -> dict:
     class Clock:
         def attach(self, bus):
             bus.subscribe(RunStarted, lambda e: marks.setdefault("start", (time.perf_counter(), e.step)))
-            bus.subscribe(MetricsLogged, lambda e: marks.__setitem__("last", (time.perf_counter(), e.step)))
+            # training metrics only: the final evaluation publishes metrics too, after the timed window
+            bus.subscribe(MetricsLogged, lambda e: "train/images_per_s" in e.metrics
+                          and marks.__setitem__("last", (time.perf_counter(), e.step)))
 
     with tempfile.TemporaryDirectory() as tmp:
         train(cfg, run_dir=Path(tmp) / "run", subscribers=[Clock()], display=False)
