@@ -37,6 +37,7 @@ __all__ = [
     "RunInterrupted",
     "RunFinished",
     "RunFailed",
+    "LevelDrawn",
 ]
 
 E = TypeVar("E", bound="Event")
@@ -241,3 +242,22 @@ class RunFailed(Event):
     """The run stopped on an error."""
 
     error: str
+
+
+# --- generative data sources ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LevelDrawn(Event):
+    """An environment drew a level from its level source on reset (envs report these in ``info["lab_events"]``).
+
+    ``rejections`` draws were refused before this one; ``outcome`` says what became of the level kept:
+    ``ok`` (valid as drawn), ``repaired`` (fixed in place), or ``fallback`` (the source failed
+    ``rejections`` times and a procedural level was used instead).
+    """
+
+    source: str
+    """The level source, as the env names it (``procedural``, ``file:levels.txt``, ``generator:RUN``)."""
+    level_hash: str
+    outcome: str = "ok"
+    rejections: int = 0

@@ -6,6 +6,8 @@ point) and :class:`BusWriter` an SB3 logger output format.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,8 @@ class BusWriter(KVWriter):
 
 
 class EventCallback(BaseCallback):
-    """Publishes EpisodeEnded per finished episode and SafePoint at every rollout start.
+    """Publishes EpisodeEnded per finished episode, SafePoint at every rollout start, and the events
+    environments hand out in ``info["lab_events"]`` (e.g. LevelDrawn), stamped with the current step and time.
 
     Stops training exactly at ``budget`` steps (SB3 alone would finish the rollout) or as soon as
     the run is asked to stop. At a rollout start the previous rollout has been trained on, so the
@@ -60,10 +63,16 @@ class EventCallback(BaseCallback):
             self._publish(SafePoint(step=step, agent=self.agent))
 
     def _on_step(self) -> bool:
+        infos = self.locals["infos"]
+        for info in infos:
+            env_events = info.get("lab_events")
+            if env_events:
+                step, now = self.model.num_timesteps, time.time()
+                for event in env_events:
+                    self._publish(dataclasses.replace(event, step=step, time=now))
         dones = self.locals["dones"]
         if dones.any():
             step = self.model.num_timesteps
-            infos = self.locals["infos"]
             for i in np.flatnonzero(dones):
                 episode = infos[i].get("episode")
                 if episode is not None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lab.events import (
+    LevelDrawn,
     CheckpointSaved,
     EpisodeEnded,
     EvalCompleted,
@@ -25,6 +26,7 @@ from lab.events import (
     RunStarted,
     SafePoint,
 )
+from lab.training.levels import LevelCounts
 
 __all__ = ["ProgressDisplay", "format_duration"]
 
@@ -69,10 +71,12 @@ class ProgressDisplay:
         self._step = 0
         self._last_draw = 0.0
         self._next_line = 0.1
+        self._levels = LevelCounts()
 
     def attach(self, bus: EventBus) -> None:
         bus.subscribe(RunStarted, self.on_start)
         bus.subscribe(EpisodeEnded, self.on_episode)
+        bus.subscribe(LevelDrawn, self.on_level)
         bus.subscribe(MetricsLogged, self.on_metrics)
         bus.subscribe(SafePoint, self.on_step)
         bus.subscribe(EvalCompleted, self.on_eval)
@@ -117,6 +121,7 @@ class ProgressDisplay:
         return (
             f"[{self._label}] {done:,.0f}{total} {self._unit}  {self._rate():,.0f} steps/s  "
             f"{self._ret()}  ETA {format_duration(self._eta())}"
+            + (f"  {self._levels.summary()}" if self._levels.drawn else "")
         )
 
     # --- handlers ---------------------------------------------------------------------------
@@ -141,12 +146,14 @@ class ProgressDisplay:
                 TextColumn("{task.fields[rate]}"),
                 TextColumn("{task.fields[ret]}"),
                 TextColumn("ETA {task.fields[eta]}"),
+                TextColumn("{task.fields[levels]}", style="dim"),
                 console=self.console,
                 transient=False,
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                self._label, total=self._total, completed=self._done(), done="", rate="", ret=self._ret(), eta="-:--"
+                self._label, total=self._total, completed=self._done(), done="", rate="", ret=self._ret(), eta="-:--",
+                levels="",
             )
 
     def _refresh(self, force: bool = False) -> None:
@@ -163,6 +170,7 @@ class ProgressDisplay:
                 rate=f"{self._rate():,.0f} steps/s",
                 ret=self._ret(),
                 eta=format_duration(self._eta()),
+                levels=self._levels.summary() if self._levels.drawn else "",
             )
         elif self._total:
             frac = self._done() / self._total
@@ -174,6 +182,9 @@ class ProgressDisplay:
         self._returns.append(e.episode_return)
         self._step = e.step
         self._refresh()
+
+    def on_level(self, e: LevelDrawn) -> None:
+        self._levels.add(e)
 
     def on_metrics(self, e: MetricsLogged) -> None:
         if self.return_metric and self.return_metric in e.metrics:

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from lab import atomic
 from lab.errors import warn
 from lab.events import (
+    LevelDrawn,
     EpisodeEnded,
     EvalCompleted,
     EventBus,
@@ -33,6 +34,7 @@ from lab.events import (
     RunStarted,
 )
 from lab.runs import RunDir
+from lab.training.levels import LevelCounts
 
 __all__ = ["WandbConfig", "WandbLogger", "api_key_configured", "resolve_mode"]
 
@@ -90,11 +92,13 @@ class WandbLogger:
         self.name = name
         self.run: Any = None
         self._failed = False
+        self._levels = LevelCounts()
 
     def attach(self, bus: EventBus) -> None:
         bus.subscribe(RunStarted, self.on_start)
         bus.subscribe(MetricsLogged, self.on_metrics)
         bus.subscribe(EpisodeEnded, self.on_episode)
+        bus.subscribe(LevelDrawn, self.on_level)
         bus.subscribe(EvalCompleted, self.on_eval)
         bus.subscribe(ImageSaved, self.on_image)
         bus.subscribe(RunFinished, self.on_end)
@@ -150,7 +154,13 @@ class WandbLogger:
         self._log(dict(e.metrics), e.step)
 
     def on_episode(self, e: EpisodeEnded) -> None:
-        self._log({"episode/return": e.episode_return, "episode/length": e.episode_length}, e.step)
+        data = {"episode/return": e.episode_return, "episode/length": e.episode_length}
+        if self._levels.drawn:  # level-source counts ride along with the episodes (no extra log call per reset)
+            data.update(self._levels.metrics())
+        self._log(data, e.step)
+
+    def on_level(self, e: LevelDrawn) -> None:
+        self._levels.add(e)
 
     def on_eval(self, e: EvalCompleted) -> None:
         self._log({"eval/mean_return": e.mean_return, "eval/std_return": e.std_return}, e.step)
