@@ -1,7 +1,8 @@
 """Resolve an environment name to what the lab trains on, with errors that say what to do.
 
 A name is, in order: an environment registered with the lab (``lab.envs`` entry points, e.g. the
-board games), ``module:Class`` for a user's own ``gymnasium.Env`` subclass, ``module:EnvId`` (as
+board games), an id of a registered env family (``maze-13:procedural``: the family ``maze``, see
+:class:`EnvFamily`), ``module:Class`` for a user's own ``gymnasium.Env`` subclass, ``module:EnvId`` (as
 ``gymnasium.make`` reads it: import ``module``, which registers ``EnvId``), or any Gymnasium id
 (``CartPole-v1``, ``HalfCheetah-v5`` with the ``mujoco`` extra, ``ALE/Pong-v5`` with ``atari``).
 Packages named in ``packages`` (``--gym-packages``) are imported first, and a few well-known ones
@@ -18,20 +19,22 @@ Machado et al. 2018) are kept; ``*NoFrameskip-v4`` ids have none.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import inspect
 import re
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lab.errors import LabError, MissingDependencyError, closest
 from lab.registry import ENVS, load_target
 
 __all__ = [
     "EnvInfo",
+    "EnvFamily",
+    "family_name",
     "resolve_env",
     "make_env",
     "is_atari",
@@ -69,12 +72,47 @@ class EnvInfo:
     wrappers: tuple[Wrapper, ...] = ()
     """Gymnasium wrappers (class, keywords) to apply over ``factory()``'s env, after a Monitor; the spaces
     above are those of the wrapped env."""
+    eval_factory: Callable[..., Any] | None = None
+    """For ``gym``: the factory of evaluation episodes when they differ from training ones (an env family's
+    envs with the config's ``eval_env_options``, e.g. held-out maze levels); None: ``factory``."""
+    success_return: float | None = None
+    """An episode whose return is above this is a success (the env's ``metadata["success_return"]``, if any):
+    ``lab eval`` then reports a success rate."""
 
     def wrap(self, env: Any) -> Any:
         """Apply :attr:`wrappers` to one env (``make_vec_env``'s ``wrapper_class``)."""
         for cls, kwargs in self.wrappers:
             env = cls(env, **kwargs)
         return env
+
+
+_FAMILY_ID = re.compile(r"^([A-Za-z_]\w*?)(?:-[^:/]*)?(?::|$)")
+
+
+def family_name(env_id: str) -> str | None:
+    """The family an id like ``maze-13:file:levels.txt`` names (``maze``), or None for ids of another shape.
+
+    Only a family registered in ``lab.envs`` makes it one: ``CartPole-v1`` reads as ``CartPole``, which is not.
+
+    >>> family_name("maze-13:procedural"), family_name("maze"), family_name("ALE/Pong-v5"), family_name("pkg.mod:Env")
+    ('maze', 'maze', None, None)
+    """
+    m = _FAMILY_ID.match(env_id)
+    return m.group(1) if m else None
+
+
+@runtime_checkable
+class EnvFamily(Protocol):
+    """A registered family of environments named by parameterized ids (``maze-13:procedural``).
+
+    Register it under the family name in ``lab.envs``; ``resolve_env`` hands it every id whose
+    :func:`family_name` is that name, with the run's env options (``--set env.view=5``).
+    """
+
+    @staticmethod
+    def env_factory(env_id: str, options: dict[str, Any]) -> Callable[..., Any]:
+        """``factory(render_mode=None)`` making the env ``env_id`` names; LabError for a bad id or option."""
+        ...
 
 
 def is_atari(env_id: str) -> bool:
@@ -160,6 +198,7 @@ def _probe(env_id: str, factory: Callable[..., Any], atari: bool = False, wrappe
             reward_threshold=getattr(spec, "reward_threshold", None),
             render_fps=(getattr(env, "metadata", None) or {}).get("render_fps"),
             wrappers=wrappers,
+            success_return=(getattr(env, "metadata", None) or {}).get("success_return"),
         )
         env = info.wrap(env)
         return dataclasses.replace(info, observation_space=env.observation_space, action_space=env.action_space)
@@ -246,6 +285,8 @@ def _atari_setup(spec: Any, wrappers: tuple[Wrapper, ...]) -> tuple[dict[str, An
 
 def resolve_env(
     env_id: str,
+    options: dict[str, Any] | None = None,
+    eval_options: dict[str, Any] | None = None,
     *,
     packages: Sequence[str] = (),
     wrappers: Any = None,
@@ -255,6 +296,9 @@ def resolve_env(
 
     Args:
         env_id: the name (see the module docstring).
+        options: the config's ``env_options`` (``--set env.KEY=VALUE``), for an env family's envs.
+        eval_options: ``eval_env_options``, laid over ``options`` for evaluation episodes
+            (``EnvInfo.eval_factory``); other environments take neither.
         packages: modules to import first (they register ids), as rl-baselines3-zoo's ``--gym-packages``.
         wrappers: rl-baselines3-zoo ``env_wrapper`` value (see :func:`parse_wrappers`).
         kwargs: keyword arguments for ``gymnasium.make`` (the zoo's ``env_kwargs``).
@@ -267,6 +311,29 @@ def resolve_env(
 
     import_packages(packages)
     parsed = parse_wrappers(wrappers)
+    family = family_name(env_id)
+    if family is not None and family in ENVS:
+        obj = ENVS.load(family)
+        if isinstance(obj, EnvFamily):
+            if kwargs:
+                raise LabError(
+                    f"env_kwargs ({', '.join(sorted(kwargs))}) are gymnasium.make keywords; {env_id} is an env "
+                    "family's id: set its env options instead (--set env.KEY=VALUE)"
+                )
+            info = _probe(env_id, obj.env_factory(env_id, dict(options or {})), wrappers=parsed)
+            if eval_options:
+                eval_factory = obj.env_factory(env_id, {**(options or {}), **eval_options})
+                eval_info = _probe(env_id, eval_factory, wrappers=parsed)
+                if eval_info.observation_space != info.observation_space or eval_info.action_space != info.action_space:
+                    raise LabError(f"eval env options {eval_options} change {env_id}'s observation or action space")
+                info = dataclasses.replace(info, eval_factory=eval_factory)
+            return info
+    if options or eval_options:
+        given = {**(options or {}), **(eval_options or {})}
+        raise LabError(
+            f"env options ({', '.join(sorted(given))}) apply to env families such as maze-13:procedural; "
+            f"{env_id} takes none"
+        )
     if env_id in ENVS:
         return _from_class(env_id, ENVS.load(env_id), parsed)
     gym_id = env_id

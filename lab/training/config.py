@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from lab.agent import ReadsZooHyperparams
 from lab.config import Provenance, apply_sets, deep_merge, from_dict, load_yaml, parse_set, to_dict
-from lab.envs import EnvInfo, import_packages, is_atari, resolve_env
+from lab.envs import EnvInfo, family_name, import_packages, is_atari, resolve_env
 from lab.errors import ConfigError, LabError, closest, unknown_name
-from lab.registry import AGENTS, GENERATORS
+from lab.registry import AGENTS, ENVS, GENERATORS
 from lab.training.tracking import WandbConfig
 
 __all__ = ["TrainConfig", "RUN_KEYS", "agent_fields", "canonical_key", "resolve_config", "config_env",
@@ -31,7 +31,11 @@ class TrainConfig:
     algo: str
     """Agent or generator name (see `lab list agents`, `lab list generators`)."""
     env: str
-    """Environment (a Gymnasium id, a lab environment or module:Class) or, for a generator, a data set (`lab list datasets`)."""
+    """Environment (a Gymnasium id, a lab environment or env family id, or module:Class) or, for a generator, a data set (`lab list datasets`)."""
+    env_options: dict[str, Any] = field(default_factory=dict)
+    """Options of an env family's environments (`--set env.view=5` for mazes); other envs take none."""
+    eval_env_options: dict[str, Any] = field(default_factory=dict)
+    """Env options laid over env_options for evaluation episodes (`--set eval_env.levels=held-out`)."""
     steps: int | None = None
     """Environment steps (generators: optimizer steps) to train for; null: the tuned budget."""
     seed: int = 0
@@ -123,7 +127,7 @@ def _zoo_layer(path: str, algo: str, env: str, agent_cls: type, notes: list[str]
     data = load_yaml(path, lines)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of environment ids to hyperparameters")
-    gym_id = env.partition(":")[2] if ":" in env else env
+    gym_id = env.partition(":")[2] if ":" in env and not _is_family_id(env) else env
     key = next((k for k in (env, gym_id) if k in data), None)
     if key is None and "atari" in data and is_atari(gym_id):
         key = "atari"
@@ -202,7 +206,11 @@ def resolve_config(
     packages = (flags or {}).get("gym_packages") or file_data.get("gym_packages") or []
     if isinstance(packages, list):
         import_packages([str(p) for p in packages])  # they register the ids the tuned values are looked up by
-    if ":" in env and not env.partition(":")[2].isidentifier() and not is_generator(algo):  # not folder:PATH
+    if (
+        ":" in env and not env.partition(":")[2].isidentifier()
+        and not is_generator(algo)  # not folder:PATH
+        and not _is_family_id(env)  # not maze-9:file:levels.txt
+    ):
         import_packages([env.partition(":")[0]], where=f"environment {env!r}:")
     data: dict[str, Any] = {"agent": {}}
     if hyperparams:  # the zoo's configuration: its entry over the agent's plain defaults, not the lab's tuned values
@@ -236,6 +244,9 @@ def resolve_config(
     for item in sets:
         key, _, value = item.partition("=")
         key = canonical_key(key.strip(), agent_cls)
+        for short in ("env", "eval_env"):  # --set env.view=5: an option of the environment
+            if key.startswith(short + "."):
+                key = f"{short}_options.{key[len(short) + 1:]}"
         head = key.split(".")[0]
         if head not in RUN_KEYS:
             known = [*RUN_KEYS, *agent_keys, *(f"agent.{k}" for k in agent_keys)]
@@ -246,12 +257,20 @@ def resolve_config(
     apply_sets(data, canonical, prov)
     for path, value in parsed_sets:  # keep the --set spelling the user typed in messages
         full = tuple(canonical_key(".".join(path), agent_cls).split("."))
+        if full[0] in ("env", "eval_env") and len(full) > 1:
+            full = (f"{full[0]}_options", *full[1:])
         if full != path:
             prov[full] = f"--set {'.'.join(path)}={value}"
     cfg = from_dict(TrainConfig, data, provenance=prov, field_types={("agent",): agent_cls.Config})
     if sources is not None:
         sources.update(_sources(to_dict(cfg), prov))
     return cfg
+
+
+def _is_family_id(env_id: str) -> bool:
+    """Whether ``env_id`` is an id of a registered env family (``maze-9:file:levels.txt``), not ``module:EnvId``."""
+    family = family_name(env_id)
+    return family is not None and family in ENVS
 
 
 def _sources(data: dict, prov: Provenance, prefix: tuple[str, ...] = ()) -> dict[str, str]:
@@ -266,6 +285,17 @@ def _sources(data: dict, prov: Provenance, prefix: tuple[str, ...] = ()) -> dict
     return out
 
 
-def config_env(cfg: TrainConfig) -> EnvInfo:
-    """The config's environment, with its packages imported and its wrappers applied."""
-    return resolve_env(cfg.env, packages=cfg.gym_packages, wrappers=cfg.env_wrapper or None, kwargs=cfg.env_kwargs)
+def config_env(cfg: TrainConfig, env_id: str | None = None, eval_options: dict[str, Any] | None = None) -> EnvInfo:
+    """The config's environment, with its packages imported, its wrappers applied and, for an env family,
+    its env options (``eval_env_options`` for evaluation episodes, or ``eval_options`` when given).
+
+    ``env_id`` resolves another id with the same settings (``lab eval --env``).
+    """
+    return resolve_env(
+        env_id or cfg.env,
+        cfg.env_options,
+        cfg.eval_env_options if eval_options is None else eval_options,
+        packages=cfg.gym_packages,
+        wrappers=cfg.env_wrapper or None,
+        kwargs=cfg.env_kwargs,
+    )
