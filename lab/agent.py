@@ -7,12 +7,13 @@ consistent, ``SafePoint``); it never calls loggers, writes checkpoints or runs p
 itself: subscribers on the bus do that.
 
 :class:`Trainable` is the part of the contract the run machinery (lab.training) drives: anything
-``lab train`` trains meets it. :class:`Agent` adds what is specific to agents on environments. Three
+``lab train`` trains meets it. :class:`Agent` adds what is specific to agents on environments. Four
 optional capabilities are small protocols of their own; an agent that has one gets the feature:
 
 * :class:`ReadsZooHyperparams` (``from_zoo``): ``lab train --hyperparams FILE`` (rl-baselines3-zoo files);
 * :class:`HasDefaultThreads` (``default_threads``): the torch thread count when the config sets none;
-* :class:`RendersEpisodes` (``render_episode``): ``lab eval --video``.
+* :class:`RendersEpisodes` (``render_episode``): ``lab eval --video``;
+* :class:`MeasuresEpisodes` (``evaluate_episodes``): ``lab eval`` also reports mean episode lengths.
 
 ``tests/agents/test_agent_contract.py`` checks every registered agent against all of them.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "ReadsZooHyperparams",
     "HasDefaultThreads",
     "RendersEpisodes",
+    "MeasuresEpisodes",
     "OPTIONAL_CAPABILITIES",
     "default_threads",
 ]
@@ -170,7 +172,16 @@ class RendersEpisodes(Protocol):
         ...
 
 
-OPTIONAL_CAPABILITIES: tuple[type, ...] = (ReadsZooHyperparams, HasDefaultThreads, RendersEpisodes)
+@runtime_checkable
+class MeasuresEpisodes(Protocol):
+    """Optional: deterministic evaluation that also returns episode lengths (``lab eval`` reports their mean)."""
+
+    def evaluate_episodes(self, episodes: int, *, seed: int) -> tuple[list[float], list[int]]:
+        """Returns and lengths of ``episodes`` deterministic episodes; the returns equal ``evaluate``'s."""
+        ...
+
+
+OPTIONAL_CAPABILITIES: tuple[type, ...] = (ReadsZooHyperparams, HasDefaultThreads, RendersEpisodes, MeasuresEpisodes)
 """Every optional capability; the contract test checks each one an agent declares."""
 
 

@@ -180,12 +180,19 @@ def eval_(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Evaluation seed (default: the run's seed)."),
+    env: Optional[str] = typer.Option(
+        None, "--env", help="Evaluate on this environment instead of the run's (same spaces): --env maze-13:procedural."
+    ),
+    levels: Optional[str] = typer.Option(None, "--levels", help="Levels of evaluation episodes: held-out, train (mazes)."),
 ) -> None:
     """Evaluate a run's final model and write eval.json.
 
-    Agent runs: deterministic episodes, mean ± std of the return. Generator runs: offline sample metrics (fd,
-    kid, precision, recall, coverage, class_accuracy, copy_rate) beside the held-out real split and a GMM
-    baseline; diffusion runs add a DDIM 10/25/50 and DDPM 1000 sample-steps table.
+    Agent runs: deterministic episodes, mean ± std of the return (and the success rate where the env
+    defines one). Generator runs: offline sample metrics (fd, kid, precision, recall, coverage,
+    class_accuracy, copy_rate) beside the held-out real split and a GMM baseline; diffusion runs add a
+    DDIM 10/25/50 and DDPM 1000 sample-steps table.
+
+    Example: lab eval runs/ppo-maze --env maze-13:procedural --levels held-out --episodes 200
     """
     from lab.runs import RunDir
     from lab.sampling import evaluate_generator_run, format_eval, run_kind
@@ -194,7 +201,9 @@ def eval_(
     with user_errors():
         kind, cfg = run_kind(run_dir)
         if kind == "generator":
-            wrong = [flag for flag, v in (("--episodes", episodes), ("--video", video)) if v]
+            wrong = [
+                flag for flag, v in (("--episodes", episodes), ("--video", video), ("--env", env), ("--levels", levels)) if v
+            ]
             if wrong:
                 raise LabError(f"{' and '.join(wrong)}: {run_dir} is a {cfg.algo} generator run, which is scored "
                                f"on samples: lab eval {run_dir} --n 1000")
@@ -203,14 +212,21 @@ def eval_(
             if samples is not None:
                 raise LabError(f"--n: {run_dir} is a {cfg.algo} agent run; evaluate it over episodes: "
                                f"lab eval {run_dir} --episodes 10")
-            event, extra = evaluate_run(str(run_dir), episodes=episodes or 10, video=video, device=device, seed=seed)
+            event, extra = evaluate_run(
+                str(run_dir), episodes=episodes or 10, video=video, device=device, seed=seed, env_id=env, levels=levels
+            )
     if kind == "generator":
         typer.echo(format_eval(result))
         typer.echo(f"{result['n']} samples at step {result['step']:,} in {result['seconds']:.0f} s; "
                    f"wrote {RunDir(run_dir).eval_path}")
         return
+    rates = ""
+    if "success_rate" in extra:
+        rates = f", success rate {extra['success_rate']:.3f}"
+    if "mean_length" in extra:
+        rates += f", mean length {extra['mean_length']:.1f}"
     typer.echo(
-        f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes "
+        f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes{rates} "
         f"(step {extra['step']:,}); wrote {RunDir(run_dir).eval_path}"
     )
     if "video" in extra:

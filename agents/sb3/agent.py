@@ -170,8 +170,9 @@ class SB3Agent:
         """``n_envs`` environments with Monitor, the env's wrappers (Atari's included), frame stack, VecNormalize."""
         env_kwargs = {"render_mode": render_mode} if render_mode else None
         vec = choose_vec(self.cfg.vec, self.env, n_envs) if training else "dummy"
+        factory = self.env.factory if training or self.env.eval_factory is None else self.env.eval_factory
         venv: VecEnv = make_vec_env(
-            self.env.factory,
+            factory,
             n_envs=n_envs,
             seed=seed,
             env_kwargs=env_kwargs,
@@ -226,14 +227,18 @@ class SB3Agent:
     # --- evaluation ------------------------------------------------------------------------
     def evaluate(self, episodes: int, *, seed: int) -> list[float]:
         """Deterministic returns of ``episodes`` episodes, run on up to 8 environments at once."""
+        return self.evaluate_episodes(episodes, seed=seed)[0]
+
+    def evaluate_episodes(self, episodes: int, *, seed: int) -> tuple[list[float], list[int]]:
+        """Deterministic returns and lengths of ``episodes`` episodes, run on up to 8 environments at once."""
         venv = self.make_vec_env(min(episodes, 8), seed, training=False)
         try:
-            returns, _lengths = evaluate_policy(
+            returns, lengths = evaluate_policy(
                 self.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True, warn=False
             )
         finally:
             venv.close()
-        return [float(r) for r in returns]
+        return [float(r) for r in returns], [int(n) for n in lengths]
 
     def act(self, obs: Any) -> Any:
         """The deterministic action for one (unbatched) observation: a trained player for rollouts data sets."""

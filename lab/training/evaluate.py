@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from typing import Any
 
-from lab.agent import RendersEpisodes
+from lab.agent import MeasuresEpisodes, RendersEpisodes
 from lab.device import resolve_device
 from lab.errors import LabError
-from lab.evaluation import EVAL_SEED_OFFSET, evaluate_agent, write_eval_json
+from lab.evaluation import EVAL_SEED_OFFSET, eval_event, evaluate_agent, write_eval_json
 from lab.events import EvalCompleted
 from lab.registry import AGENTS
 from lab.runs import RunDir
@@ -24,24 +26,55 @@ def evaluate_run(
     video: bool = False,
     device: str = "auto",
     seed: int | None = None,
+    env_id: str | None = None,
+    levels: str | None = None,
 ) -> tuple[EvalCompleted, dict[str, Any]]:
     """Evaluate a run's model; write ``eval.json`` (and ``episode.gif``/``.mp4`` with ``video``).
 
-    Returns the evaluation event and a dict of extra facts (step, which file was loaded, the seed, the video path).
+    Args:
+        env_id: evaluate on this environment instead of the run's (same spaces), e.g. a model trained on
+            generated mazes on ``maze-13:procedural``; the run's env options apply to it.
+        levels: the ``levels`` env option of evaluation episodes (``held-out`` for mazes).
+
+    Returns the evaluation event and a dict of extra facts (step, which file was loaded, the seed, the
+    video path, and where the env says what a success is, the success rate; the mean episode length).
     """
     if episodes < 1:
         raise LabError(f"--episodes: expected a positive number, got {episodes}")
     run = RunDir.open(run_dir)
     cfg = resolve_config(config_file=str(run.config_path))
     checkpoint = run.load_agent(algo=cfg.algo, expected_by=str(run.config_path))
-    env = config_env(cfg)
+    eval_options = dict(cfg.eval_env_options)
+    if levels is not None:
+        eval_options["levels"] = levels
+    env = config_env(cfg, env_id, eval_options)
+    if env_id is not None and env_id != cfg.env:
+        own = config_env(cfg, eval_options={})
+        for what in ("observation_space", "action_space"):
+            if getattr(own, what) != getattr(env, what):
+                raise LabError(
+                    f"--env {env_id}: its {what.replace('_', ' ')} {getattr(env, what)} differs from "
+                    f"{getattr(own, what)} of the run's environment {cfg.env}"
+                )
     agent = AGENTS.load(cfg.algo)(cfg.agent, env, seed=cfg.seed, device=resolve_device(device))
     agent.load_state_dict(checkpoint.agent)
     eval_seed = (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET
-    event = evaluate_agent(agent, episodes, eval_seed, checkpoint.step)
+    lengths: list[int] | None = None
+    if isinstance(agent, MeasuresEpisodes):
+        t0 = time.perf_counter()
+        returns, lengths = agent.evaluate_episodes(episodes, seed=eval_seed)
+        event = eval_event(checkpoint.step, returns, time.perf_counter() - t0)
+    else:
+        event = evaluate_agent(agent, episodes, eval_seed, checkpoint.step)
     source = str(checkpoint.path)
-    extra: dict[str, Any] = {"step": checkpoint.step, "source": source, "seed": eval_seed}
-    write_eval_json(run, event, seed=eval_seed, deterministic=True, source=source)
+    extra: dict[str, Any] = {"step": checkpoint.step, "source": source, "seed": eval_seed, "env": env.id}
+    if eval_options:
+        extra["env_options"] = {**cfg.env_options, **eval_options}
+    if lengths:
+        extra["mean_length"] = statistics.fmean(lengths)
+    if env.success_return is not None:
+        extra["success_rate"] = sum(r > env.success_return for r in event.returns) / len(event.returns)
+    write_eval_json(run, event, deterministic=True, **{k: v for k, v in extra.items() if k != "step"})
     if video:
         if not isinstance(agent, RendersEpisodes):
             raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
