@@ -10,7 +10,8 @@ Two layers, the second over the first, key by key:
   ``&mujoco-defaults`` (``&minigrid-defaults``) entry.
   The ``default`` entry (1M steps, nothing tuned) is not used.
 * ``lab``: measured on a 2-core CPU machine (``benchmarks/solve_time.py`` and ``overhead.py``
-  compare them with the zoo's values side by side; figures in the README).
+  compare them with the zoo's values side by side; figures in the README). An entry for a lab env
+  family (``maze``) applies to every id of the family (``maze-13:procedural``) that has no entry of its own.
 
 Keys are agent ``Config`` fields plus the run keys (``steps``, ``threads``, ``env_wrapper``, ...).
 """
@@ -31,11 +32,16 @@ __all__ = ["LAB", "HYPERPARAMS_DIR", "tuned", "tuned_with_sources", "zoo_file"]
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
 LAB: dict[tuple[str, str], dict[str, Any]] = {
-    # (algo, env id or family "mujoco"/"atari") -> values over the zoo's entry
+    # (algo, env id or family "mujoco"/"atari", or a lab env family "maze") -> values over the zoo's entry
     ("ppo", "CartPole-v1"): {  # the zoo's values with 16 envs, one 512-sample minibatch per epoch, lr 2e-3
         "steps": 100_000, "n_envs": 16, "n_steps": 32, "batch_size": 512, "gae_lambda": 0.8, "gamma": 0.98,
         "n_epochs": 20, "ent_coef": 0.0, "learning_rate": 2e-3, "lr_schedule": "linear",
         "clip_range": 0.2, "clip_range_schedule": "linear",
+    },
+    ("ppo", "maze"): {  # the maze family (maze-SIZE:SOURCE), measured on maze-13:procedural (README: Mazes)
+        "steps": 500_000, "n_envs": 16, "n_steps": 128, "batch_size": 512, "n_epochs": 4, "gamma": 0.99,
+        "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 5e-4, "lr_schedule": "linear",
+        "net_arch": [256, 256], "eval_env_options": {"levels": "held-out"}, "eval_episodes": 50,
     },
     # The zoo's values with 3-step returns, lr 1e-3 decayed linearly, gamma 0.98, a [128, 128] net.
     # 3-step returns solve in a median ~10k steps instead of the zoo's ~22k; the smaller net makes a
@@ -100,10 +106,24 @@ def _zoo_key(data: dict[str, Any], env_id: str, family: str | None, defaults: di
     return defaults.get(family) if family else None
 
 
+def _lab_family(env_id: str) -> str | None:
+    """The env family registered with the lab that ``env_id`` names (``maze-13:procedural`` -> ``maze``)."""
+    from lab.envs import family_name
+    from lab.registry import ENVS
+
+    family = family_name(env_id)
+    return family if family is not None and family in ENVS else None
+
+
 def tuned_with_sources(algo: str, env_id: str, config_cls: type) -> tuple[dict[str, Any], dict[str, str]]:
-    """The tuned values for (algo, env_id) and, per key, where it came from (``{}`` when untuned)."""
-    env_id = env_id.partition(":")[2] if ":" in env_id else env_id  # module:EnvId
-    family = _family(env_id)
+    """The tuned values for (algo, env_id) and, per key, where it came from (``{}`` when untuned).
+
+    An id of a lab env family (``maze-13:procedural``) takes the family's entry (``maze``), unless it has one of its own.
+    """
+    family = _lab_family(env_id)
+    if family is None:
+        env_id = env_id.partition(":")[2] if ":" in env_id else env_id  # module:EnvId
+        family = _family(env_id)
     data, lines, defaults = zoo_file(algo)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
