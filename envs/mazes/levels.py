@@ -9,7 +9,7 @@ Level files: ``#`` wall, ``.`` open, one row per line, one blank line between le
 >>> print(format_levels([procedural_maze(5, seed=0)]))
 #####
 #...#
-###.#
+#.###
 #...#
 #####
 <BLANKLINE>
@@ -143,7 +143,7 @@ def parse_source(size: int, spec: str, levels: Split = "train") -> LevelSource:
     if kind not in SOURCES:
         hits = closest(kind, list(SOURCES), n=1)
         hint = f"; did you mean {hits[0]!r}?" if hits else ""
-        raise LabError(f"unknown level source {kind!r}{hint} (choices: {', '.join(f'{k}' for k in SOURCES)}:PATH)")
+        raise LabError(f"unknown level source {kind!r}{hint} (choices: procedural, file:PATH)")
     if kind == "procedural":
         if arg:
             raise LabError(f"level source {spec!r}: procedural takes no argument")
