@@ -39,7 +39,7 @@ def test_tuned_keys_are_config_fields_or_run_keys(agent):
     from agents.sb3.tuned import LAB, zoo_file
     from lab.training import RUN_KEYS
 
-    fields = {f.name for f in dataclasses.fields(agent.Config)} | set(RUN_KEYS)
+    fields = {f.name for f in dataclasses.fields(agent.Config)} | set(RUN_KEYS) - {"algo", "env", "agent"}
     data, _lines, _defaults = zoo_file(agent.key)
     assert data, f"no zoo file shipped for {agent.key}"
     for env_id, entry in data.items():
@@ -121,6 +121,15 @@ def test_lab_values_go_over_the_zoos_key_by_key():
     assert values["net_arch"] == [64, 64] and sources["net_arch"] == "lab tuned"
     assert values["learning_rate"] == 1e-3 and sources["learning_rate"].startswith("rl-zoo sac.yml:")
     assert PPO.tuned("MyOwnEnv-v0") == {}
+
+
+def test_tuned_defaults_of_an_env_family_apply_to_each_of_its_ids():
+    from agents.sb3.tuned import LAB
+
+    assert PPO.tuned("maze-9:file:levels.txt") == PPO.tuned("maze-13:procedural") == LAB[("ppo", "maze")]
+    assert PPO.tuned_with_sources("maze-13:procedural")[1] == dict.fromkeys(LAB[("ppo", "maze")], "lab tuned")
+    # an id of no lab family keeps its own entry (over the zoo's)
+    assert LAB[("ppo", "CartPole-v1")].items() <= PPO.tuned("CartPole-v1").items()
 
 
 def test_zoo_entry_translates_to_lab_keys_and_reports_the_rest():

@@ -1,0 +1,79 @@
+"""Held-out success of PPO runs on mazes: the evaluations a run logged, and a random policy beside them.
+
+    python benchmarks/maze_success.py RUN [RUN ...] --out benchmarks/results/maze_ppo_success.png
+
+Each run's periodic evaluations (``EvalCompleted`` in events.jsonl) are read as success rates (an episode
+is a success when its return is above the env's ``success_return``: it reached the goal); with the
+maze family's defaults they are played on held-out procedural levels. A uniformly random policy is
+measured on the same held-out levels of each run's maze size. Prints a table; ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lab.eventlog import read_events  # noqa: E402
+from lab.envs import make_env, resolve_env  # noqa: E402
+from lab.training.config import resolve_config  # noqa: E402
+
+
+def random_success(env_id: str, options: dict, episodes: int = 200) -> float:
+    info = resolve_env(env_id, options, {"levels": "held-out"})
+    env = info.eval_factory()
+    rng = np.random.default_rng(0)
+    wins = 0
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        while True:
+            _obs, _r, terminated, truncated, _info = env.step(int(rng.integers(env.action_space.n)))
+            if terminated or truncated:
+                wins += terminated
+                break
+    return wins / episodes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("maze_success.png"))
+    args = parser.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    result = {"benchmark": "maze_success", "runs": {}}
+    for run in args.runs:
+        cfg = resolve_config(config_file=str(run / "config.yaml"))
+        threshold = resolve_env(cfg.env, cfg.env_options).success_return or 0.0
+        evals = [e for e in read_events(run / "events.jsonl") if e["event"] == "EvalCompleted"]
+        steps = [e["step"] for e in evals]
+        rates = [float(np.mean([r > threshold for r in e["returns"]])) for e in evals]
+        baseline = random_success(cfg.env, cfg.env_options)
+        label = f"{cfg.env} {cfg.env_options or ''}".strip()
+        line = ax.plot(steps, rates, marker="o", label=f"PPO {label}")[0]
+        ax.axhline(baseline, color=line.get_color(), linestyle=":", label=f"random policy {cfg.env}")
+        for s, r in zip(steps, rates):
+            print(f"{run.name:<12} {cfg.env:<22} step {s:>8,}  held-out success {r:.3f}")
+        print(f"{run.name:<12} {cfg.env:<22} random policy held-out success {baseline:.3f}")
+        result["runs"][run.name] = {"env": cfg.env, "steps": steps, "success": rates, "random_policy": baseline}
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("success on held-out levels")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
