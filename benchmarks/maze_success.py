@@ -48,6 +48,7 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
     result = {"benchmark": "maze_success", "runs": {}}
@@ -65,6 +66,7 @@ def main() -> None:
             print(f"{run.name:<12} {cfg.env:<22} step {s:>8,}  held-out success {r:.3f}")
         print(f"{run.name:<12} {cfg.env:<22} random policy held-out success {baseline:.3f}")
         result["runs"][run.name] = {"env": cfg.env, "steps": steps, "success": rates, "random_policy": baseline}
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: f"{x / 1000:.0f}k"))
     ax.set_xlabel("environment steps")
     ax.set_ylabel("success on held-out levels")
     ax.set_ylim(-0.02, 1.02)

@@ -7,6 +7,7 @@ import importlib
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 import torch.nn as nn
 from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
@@ -226,18 +227,23 @@ class SB3Agent:
 
     # --- evaluation ------------------------------------------------------------------------
     def evaluate(self, episodes: int, *, seed: int) -> list[float]:
-        """Deterministic returns of ``episodes`` episodes, run on up to 8 environments at once."""
+        """Returns of ``episodes`` episodes, run on up to 8 environments at once (see ``evaluate_episodes``)."""
         return self.evaluate_episodes(episodes, seed=seed)[0]
 
     def evaluate_episodes(self, episodes: int, *, seed: int) -> tuple[list[float], list[int]]:
-        """Deterministic returns and lengths of ``episodes`` episodes, run on up to 8 environments at once."""
+        """Returns and lengths of ``episodes`` episodes (greedy unless ``eval_deterministic`` is false), run on up
+        to 8 environments at once; sampled actions are seeded too, so the same seed gives the same episodes."""
         venv = self.make_vec_env(min(episodes, 8), seed, training=False)
-        try:
-            returns, lengths = evaluate_policy(
-                self.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True, warn=False
-            )
-        finally:
-            venv.close()
+        # sampled actions draw from torch's global generator: seed a fork of it, so training's stream is untouched
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            try:
+                returns, lengths = evaluate_policy(
+                    self.model, venv, n_eval_episodes=episodes, deterministic=self.cfg.eval_deterministic,
+                    return_episode_rewards=True, warn=False,
+                )
+            finally:
+                venv.close()
         return [float(r) for r in returns], [int(n) for n in lengths]
 
     def act(self, obs: Any) -> Any:

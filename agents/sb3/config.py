@@ -55,6 +55,9 @@ class SB3Config:
     """Stack this many frames; null: 4 for Atari, none otherwise."""
     vec: Literal["auto", "dummy", "subproc"] = "auto"
     """Environment workers: dummy (in-process), subproc (one process each), auto (see agents/sb3/vec.py)."""
+    eval_deterministic: bool = True
+    """Evaluate with the policy's most likely action; false: sampled actions (mazes: a greedy policy that is
+    not yet right repeats the same wall bump or loop until the episode ends)."""
 
     def __post_init__(self) -> None:
         if self.n_envs < 1:
@@ -257,6 +260,7 @@ LAB_FIELDS = frozenset(
         "normalize",
         "normalize_reward",
         "frame_stack",
+        "eval_deterministic",
         "clip_range_schedule",
         "action_noise",
         "action_noise_std",

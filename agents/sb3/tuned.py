@@ -39,10 +39,12 @@ LAB: dict[tuple[str, str], dict[str, Any]] = {
         "clip_range": 0.2, "clip_range_schedule": "linear",
     },
     ("ppo", "maze"): {  # starting values for the maze family (maze-SIZE:SOURCE), not yet tuned: after 200k steps
-        # on maze-13 sampled actions solve 15% of held-out levels (random 3.5%), greedy ones ~0% (README: Mazes)
+        # on maze-13 sampled actions solve 15% of held-out levels (random 3.5%), greedy ones ~0%: evaluations sample
+        # (README: Mazes)
         "steps": 500_000, "n_envs": 16, "n_steps": 128, "batch_size": 512, "n_epochs": 4, "gamma": 0.99,
         "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 5e-4, "lr_schedule": "linear",
         "net_arch": [256, 256], "eval_env_options": {"levels": "held-out"}, "eval_episodes": 50,
+        "eval_deterministic": False,
     },
     # The zoo's values with 3-step returns, lr 1e-3 decayed linearly, gamma 0.98, a [128, 128] net.
     # 3-step returns solve in a median ~10k steps instead of the zoo's ~22k; the smaller net makes a

@@ -74,7 +74,8 @@ def evaluate_run(
         extra["mean_length"] = statistics.fmean(lengths)
     if env.success_return is not None:
         extra["success_rate"] = sum(r > env.success_return for r in event.returns) / len(event.returns)
-    write_eval_json(run, event, deterministic=True, **{k: v for k, v in extra.items() if k != "step"})
+    deterministic = bool(getattr(cfg.agent, "eval_deterministic", True))
+    write_eval_json(run, event, deterministic=deterministic, **{k: v for k, v in extra.items() if k != "step"})
     if video:
         if not isinstance(agent, RendersEpisodes):
             raise LabError(f"--video: {cfg.algo} agents cannot render episodes")

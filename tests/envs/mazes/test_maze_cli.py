@@ -69,3 +69,21 @@ def test_level_file_with_an_unknown_character_names_line_and_column(tmp_path):
     path.write_text("#####\n#...#\n#.#.#\n#..x#\n#####\n")
     msg = one_error_line(runner.invoke(app, ["train", "ppo", f"maze-5:file:{path}", "--steps", "10"]))
     assert msg == f"environment 'maze-5:file:{path}': {path}:4:4: unknown character 'x' (levels use '#' for wall and '.' for open)"
+
+
+def test_sampled_evaluation_is_seeded_and_leaves_the_training_generator_alone(tmp_path):
+    import torch
+
+    from agents.sb3 import PPO
+    from lab.envs import resolve_env
+
+    cfg = PPO.Config(n_envs=2, n_steps=64, batch_size=64, net_arch=[16], eval_deterministic=False)
+    agent = PPO(cfg, resolve_env("maze-7:procedural", {"max_steps": 100}), seed=0, device="cpu")
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = agent.evaluate_episodes(16, seed=5)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert agent.evaluate_episodes(16, seed=5) == a
+    greedy = PPO(PPO.Config(n_envs=2, n_steps=64, batch_size=64, net_arch=[16]), agent.env, seed=0, device="cpu")
+    greedy.model.policy.load_state_dict(agent.model.policy.state_dict())
+    assert greedy.evaluate_episodes(16, seed=5) != a, "sampled and greedy evaluations differ"
