@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -60,8 +61,11 @@ def main() -> None:
         rates = [float(np.mean([r > threshold for r in e["returns"]])) for e in evals]
         baseline = random_success(cfg.env, cfg.env_options)
         label = f"{cfg.env} {cfg.env_options or ''}".strip()
-        line = ax.plot(steps, rates, marker="o", label=f"PPO {label}")[0]
-        ax.axhline(baseline, color=line.get_color(), linestyle=":", label=f"random policy {cfg.env}")
+        # from the file as written: a run older than the option evaluated greedily, whatever the defaults say now
+        written = yaml.safe_load((run / "config.yaml").read_text()).get("agent") or {}
+        greedy = "greedy" if written.get("eval_deterministic", True) else "sampled"
+        line = ax.plot(steps, rates, marker="o", label=f"{run.name}: {label}, {greedy} actions")[0]
+        ax.axhline(baseline, color=line.get_color(), linestyle=":", label=f"random policy, {cfg.env}")
         for s, r in zip(steps, rates):
             print(f"{run.name:<12} {cfg.env:<22} step {s:>8,}  held-out success {r:.3f}")
         print(f"{run.name:<12} {cfg.env:<22} random policy held-out success {baseline:.3f}")
