@@ -13,7 +13,10 @@ optional capabilities are small protocols of their own; an agent that has one ge
 * :class:`ReadsZooHyperparams` (``from_zoo``): ``lab train --hyperparams FILE`` (rl-baselines3-zoo files);
 * :class:`HasDefaultThreads` (``default_threads``): the torch thread count when the config sets none;
 * :class:`RendersEpisodes` (``render_episode``): ``lab eval --video``;
-* :class:`MeasuresEpisodes` (``evaluate_episodes``): ``lab eval`` also reports mean episode lengths.
+* :class:`MeasuresEpisodes` (``evaluate_episodes``): ``lab eval`` also reports mean episode lengths;
+* :class:`CountsUpdates` (``updates``): the run's summary and ``eval.json`` say how many updates it made
+  (a run that made none says it is untrained; a sweep does not rank it);
+* :class:`ChecksBudget` (``check_budget``): a budget too small for a single update is refused up front.
 
 ``tests/agents/test_agent_contract.py`` checks every registered agent against all of them.
 """
@@ -40,6 +43,8 @@ __all__ = [
     "HasDefaultThreads",
     "RendersEpisodes",
     "MeasuresEpisodes",
+    "CountsUpdates",
+    "ChecksBudget",
     "OPTIONAL_CAPABILITIES",
     "default_threads",
 ]
@@ -181,7 +186,28 @@ class MeasuresEpisodes(Protocol):
         ...
 
 
-OPTIONAL_CAPABILITIES: tuple[type, ...] = (ReadsZooHyperparams, HasDefaultThreads, RendersEpisodes, MeasuresEpisodes)
+@runtime_checkable
+class CountsUpdates(Protocol):
+    """Optional: the agent counts its updates (gradient steps), checkpointed with it."""
+
+    updates: int
+    """Updates made so far over the whole run (resumed parts included); 0 until the first."""
+
+
+@runtime_checkable
+class ChecksBudget(Protocol):
+    """Optional: the agent knows when its first update happens, so a budget that allows none is refused."""
+
+    @classmethod
+    def check_budget(cls, cfg: Any, steps: int | None) -> str | None:
+        """``None`` if a run of ``steps`` (``None``: the default budget) makes at least one update with ``cfg``;
+        else one line saying why it makes none and what budget would."""
+        ...
+
+
+OPTIONAL_CAPABILITIES: tuple[type, ...] = (
+    ReadsZooHyperparams, HasDefaultThreads, RendersEpisodes, MeasuresEpisodes, CountsUpdates, ChecksBudget,
+)
 """Every optional capability; the contract test checks each one an agent declares."""
 
 

@@ -31,8 +31,29 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except LabError as e:
-        typer.echo(f"error: {e}", err=True)
+        _err(f"error: {e}")
         raise typer.Exit(2) from None
+
+
+def _err(line: str) -> None:
+    """One line on stderr, whatever the characters (a non-UTF-8 argument echoed back must not crash)."""
+    typer.echo(line.encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
+
+
+def _check_numbers(**options: float | int | None) -> None:
+    """Every numeric option finite, integers within an int64 counter, seeds within what numpy accepts."""
+    from lab.limits import check_int, check_seed, finite
+
+    for name, value in options.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name == "seed":
+            check_seed(flag, value)
+        elif isinstance(value, float):
+            finite(flag, value)
+        else:
+            check_int(flag, value, low=-(2**63), high=2**63 - 1)
 
 
 # --- lab train -----------------------------------------------------------------------------------
@@ -101,8 +122,19 @@ def train(
       lab train --config runs/ppo-CartPole-v1-20261124-101500/config.yaml
     """
     from lab import training
+    from lab.paths import user_path, writable_path
 
     with user_errors():
+        _check_numbers(
+            steps=steps, seed=seed, n_envs=n_envs, checkpoint_every=checkpoint_every, eval_every=eval_every,
+            eval_episodes=eval_episodes, minutes=minutes, iterations=iterations,
+            games_per_iteration=games_per_iteration, simulations=simulations, workers=workers,
+        )
+        for flag, path in (("--config", config), ("--hyperparams", hyperparams), ("--resume", resume)):
+            if path is not None:
+                user_path(flag, path)
+        if run_dir is not None:
+            writable_path("--run-dir", run_dir)
         if resume is not None:
             given = [
                 name
@@ -142,10 +174,9 @@ def train(
                 typer.echo(f"note: {note}", err=True)
             result = training.train(cfg, run_dir=run_dir, display=not quiet, sources=sources)
     if result.status == "stopped":
-        typer.echo(
+        _err(
             f"stopped at step {result.step:,} ({result.reason}); checkpoint saved. "
-            f"Resume with: lab train --resume {result.run_dir}",
-            err=True,
+            f"Resume with: lab train --resume {result.run_dir}"
         )
         raise typer.Exit(130 if result.reason in ("Ctrl-C", "SIGTERM") else 0)
     if result.reason == "already finished":
@@ -161,9 +192,12 @@ def train(
             f"samples; run folder {result.run_dir}"
         )
         return
+    untrained = " (no update was made: this is the untrained initial policy)" if result.updates == 0 else ""
+    updates = f", {result.updates:,} updates" if result.updates else ""
     typer.echo(
-        f"finished {result.step:,} steps in {result.seconds:.0f} s: eval {ev.get('mean_return', float('nan')):.2f} "
-        f"± {ev.get('std_return', float('nan')):.2f} over {ev.get('episodes', 0)} episodes; run folder {result.run_dir}"
+        f"finished {result.step:,} steps{updates} in {result.seconds:.0f} s: eval "
+        f"{ev.get('mean_return', float('nan')):.2f} ± {ev.get('std_return', float('nan')):.2f} over "
+        f"{ev.get('episodes', 0)} episodes{untrained}; run folder {result.run_dir}"
     )
 
 
@@ -194,11 +228,14 @@ def eval_(
 
     Example: lab eval runs/ppo-maze --env maze-13:procedural --levels held-out --episodes 200
     """
+    from lab.paths import user_path
     from lab.runs import RunDir
     from lab.sampling import evaluate_generator_run, format_eval, run_kind
     from lab.training import evaluate_run
 
     with user_errors():
+        user_path("RUN_DIR", run_dir)
+        _check_numbers(episodes=episodes, seed=seed)
         kind, cfg = run_kind(run_dir)
         if kind == "generator":
             wrong = [
@@ -225,10 +262,14 @@ def eval_(
         rates = f", success rate {extra['success_rate']:.3f}"
     if "mean_length" in extra:
         rates += f", mean length {extra['mean_length']:.1f}"
+    wrote = f"not written: {extra['not_written']}" if "not_written" in extra else f"wrote {RunDir(run_dir).eval_path}"
+    untrained = "; no update was made: this is the untrained initial policy" if extra.get("updates") == 0 else ""
     typer.echo(
         f"mean return {event.mean_return:.2f} ± {event.std_return:.2f} over {event.episodes} episodes{rates} "
-        f"(step {extra['step']:,}); wrote {RunDir(run_dir).eval_path}"
+        f"(step {extra['step']:,}{untrained}); {wrote}"
     )
+    if "not_written" in extra:
+        _err(f"warning: {extra['not_written']}")
     if "video" in extra:
         typer.echo(f"video: {extra['video']}")
 
@@ -327,7 +368,7 @@ def config_cmd(
     values; [lab tuned]: measured by the lab; or the --hyperparams file, --set item that set it.
     """
     from lab.config import dump_yaml
-    from lab.training import resolve_config
+    from lab.training import check_budget, check_config, resolve_config
 
     with user_errors():
         notes: list[str] = []
@@ -341,6 +382,8 @@ def config_cmd(
             notes=notes,
             sources=sources,
         )
+        check_config(cfg)  # what `lab train` checks before it starts: the env exists, the agent fits it
+        check_budget(cfg)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     header = f"lab train --config FILE  (resolved for {algo} on {env}; [...]: where each value came from)"
@@ -356,10 +399,21 @@ def plot(
     from lab.runs import RunDir
     from lab.training.plots import learning_curve
 
+    from lab.paths import user_path
+
     with user_errors():
+        user_path("--out", out)
+        if out.is_dir():
+            raise LabError(f"--out {out}: is a folder; give a file name such as {out / 'curves.png'}")
+        if out.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
+            raise LabError(f"--out {out}: expected a .png (or .pdf, .svg, .jpg) file name")
         for d in run_dirs:
+            user_path("RUN_DIRS", d)
             RunDir.open(d)
-        path = learning_curve(run_dirs, out)
+        try:
+            path = learning_curve(run_dirs, out)
+        except OSError as e:
+            raise LabError(f"--out {out}: cannot write it ({e.strerror or e})") from None
         if path is None:
             raise LabError("no episodes or evaluations to plot in " + ", ".join(map(str, run_dirs)))
     typer.echo(f"wrote {path}")
@@ -503,9 +557,14 @@ def sweep(
 
     The same command again continues an interrupted sweep; `--check` validates the file.
     """
+    from lab.paths import user_path
     from lab.sweeps import SweepOptions, check_sweep, run_sweep
 
     with user_errors():
+        _check_numbers(trials=trials, workers=workers, retries=retries, timeout=timeout, gpus_per_trial=gpus_per_trial)
+        user_path("SWEEP_FILE", sweep_file)
+        if out is not None:
+            user_path("--out", out)
         if check:
             typer.echo(check_sweep(sweep_file).describe())
             return
@@ -522,6 +581,13 @@ def sweep(
         best = "; no metric: results.csv lists what each trial logged, no best.yaml"
     resumed = f" ({summary.kept} kept from before, {summary.rerun} interrupted rerun)" if summary.kept or summary.rerun else ""
     typer.echo(f"{sum(summary.states.values())}/{summary.total} trials: {states}{best}{resumed}; folder {summary.out}")
+    if summary.interrupted:
+        _err(f"stopped ({summary.interrupted}): no new trials were started; the trials that were running are rerun "
+             f"with the same parameters when you resume. Resume with: {summary.resume_command}")
+        raise typer.Exit(130)
+    if not summary.states.get("complete") and not summary.states.get("pruned"):
+        _err(f"error: no trial succeeded; each trial's error is in {summary.out}/results.csv")
+        raise typer.Exit(1)
 
 
 # --- tournaments and ratings ---
@@ -624,13 +690,20 @@ def ratings(
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: any exception that escapes a command is one line (see :mod:`lab.crashlog`)."""
+    from lab import crashlog
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    with crashlog.guard(["lab", *args]):
+        try:
+            app(args=args, prog_name="lab")
+        except KeyboardInterrupt:
+            _err("aborted")
+            sys.exit(130)
+        except LabError as e:  # bad input a command did not catch itself
+            _err(f"error: {e}")
+            sys.exit(2)
 
 
 if __name__ == "__main__":

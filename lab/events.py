@@ -233,6 +233,9 @@ class RunFinished(Event):
 
     seconds: float = 0.0
     """Wall-clock seconds of this process's part of the run."""
+    updates: int | None = None
+    """Updates (gradient steps) the agent made over the whole run; 0: it is the untrained initial policy.
+    None: the agent does not count them."""
     agent: Any = field(default=None, compare=False, repr=False, metadata={"recorded": False})
     """The trained agent (``state_dict()``); not written to logs."""
 

@@ -19,14 +19,16 @@ the final ``model.pt`` hold the same keys (``format``, ``step``, ``algo``, ``env
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lab import atomic
+from lab import atomic, locks
 from lab.errors import RunDirError
 from lab.registry import AGENTS
 
@@ -200,24 +202,62 @@ class RunDir:
         return str(self.path)
 
     # lifecycle
-    @classmethod
-    def create(cls, path: str | os.PathLike) -> RunDir:
-        """Make a new run folder; refuse one that already holds anything."""
-        run = cls(path)
-        path = run.path
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            what = "a run" if run.config_path.exists() else "files"
+    def _refuse_used(self) -> None:
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file, not a folder; choose another --run-dir")
+        if path.is_dir() and any(p.name != locks.LOCK_NAME for p in path.iterdir()):
+            what = "a run" if self.config_path.exists() else "files"
             hint = f"; continue it with: lab train --resume {path}" if what == "a run" else ""
             raise RunDirError(f"{path} already exists and holds {what}; choose another --run-dir{hint}")
-        run.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+
+    def _make(self) -> None:
+        try:
+            self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"--run-dir {self.path}: cannot create the run folder ({e.strerror})") from None
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> RunDir:
+        """Make a new run folder; refuse one that already holds anything (see :meth:`claim` for the locked form)."""
+        run = cls(path)
+        run._refuse_used()
+        run._make()
         return run
+
+    @classmethod
+    @contextlib.contextmanager
+    def claim(cls, path: str | os.PathLike) -> Iterator[RunDir]:
+        """Make a new run folder and hold its lock while the block runs; refuse one in use or holding anything.
+
+        The emptiness check is repeated under the lock, so two commands creating the same folder at once
+        cannot both get it.
+        """
+        run = cls(path)
+        run._refuse_used()  # before touching anything: a folder of someone's files gets no lock file
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"--run-dir {run.path}: cannot create the run folder ({e.strerror})") from None
+        with run.hold():
+            run._refuse_used()
+            run._make()
+            yield run
+
+    def hold(self) -> contextlib.AbstractContextManager[None]:
+        """This process is the folder's one writer while the block runs (:mod:`lab.locks`)."""
+        return locks.hold(self.path, "run folder")
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> RunDir:
         """An existing run folder (one with ``config.yaml``)."""
         run = cls(path)
-        if not run.path.is_dir():
+        if not run.path.exists():
             raise RunDirError(f"{run.path} is not a run folder: it does not exist")
+        if not run.path.is_dir():
+            raise RunDirError(f"{run.path} is not a run folder: it is a file")
+        if run.config_path.is_dir():
+            raise RunDirError(f"{run.path} is not a run folder: its {run.config_path.name} is a folder, not a file")
         if not run.config_path.is_file():
             raise RunDirError(f"{run.path} is not a run folder: it has no {run.config_path.name}")
         return run
@@ -263,13 +303,24 @@ class RunDir:
         try:
             return ckpt, load_state(ckpt.path)
         except RunDirError as e:
-            older = [c for c in self.checkpoints() if c.step < ckpt.step]
-            if older:
+            intact = self._intact_before(ckpt.step)
+            if intact is not None:
+                later = [c.path.name for c in self.checkpoints() if c.step > intact.step]
                 raise RunDirError(
-                    f"{e}; an older checkpoint at step {older[-1].step} is intact: "
-                    f"move {ckpt.path.name} away to resume from it"
+                    f"{e}; the checkpoint at step {intact.step} is intact (it loads): "
+                    f"move {', '.join(later)} away to resume from it"
                 ) from None
-            raise
+            raise RunDirError(f"{e}; no older checkpoint loads either") from None
+
+    def _intact_before(self, step: int) -> Checkpoint | None:
+        """The latest checkpoint before ``step`` that actually loads (each one is read, newest first)."""
+        for c in reversed([c for c in self.checkpoints() if c.step < step]):
+            try:
+                load_state(c.path)
+            except RunDirError:
+                continue
+            return c
+        return None
 
     def load_agent(self, *, algo: str | type | None = None, expected_by: str | None = None) -> AgentCheckpoint:
         """The final ``model.pt``, or the latest checkpoint of a run that has none yet, validated.
@@ -279,6 +330,9 @@ class RunDir:
         if self.model_path.exists():
             return load_agent_checkpoint(self.model_path, algo=algo, expected_by=expected_by)
         if self.latest_checkpoint() is None:
-            raise RunDirError(f"{self.path} holds no {self.model_path.name} and no checkpoints/step_*.pt")
+            raise RunDirError(
+                f"{self.path} has no model to evaluate: no {self.model_path.name} and no checkpoints/step_*.pt "
+                "(the run has not saved one yet)"
+            )
         ckpt, state = self.load_checkpoint()
         return check_agent_checkpoint(state, ckpt.path, algo=algo, expected_by=expected_by)

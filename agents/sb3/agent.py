@@ -31,6 +31,8 @@ from agents.sb3.config import (
     LAB_FIELDS,
     A2CConfig,
     DQNConfig,
+    OffPolicyConfig,
+    OnPolicyConfig,
     PPOConfig,
     QRDQNConfig,
     SACConfig,
@@ -43,6 +45,8 @@ from agents.sb3.tuned import tuned_with_sources
 from agents.sb3.vec import choose_vec
 from lab.agent import Budget, TrainContext
 from lab.envs import EnvInfo
+from lab.errors import ConfigError
+from lab.limits import available_memory, gib
 from lab.registry import load_target
 
 __all__ = ["SB3Agent", "PPO", "A2C", "DQN", "SAC", "TD3", "QRDQN"]
@@ -55,6 +59,32 @@ _SPACE_WORDS = {
     spaces.MultiBinary: "MultiBinary",
 }
 _OBS_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Dict)
+
+
+_ENV_BYTES = 64 * 1024
+"""A rough upper bound of one in-process environment with its wrappers (a CartPole with Monitor is ~20 KiB)."""
+
+
+def check_memory(cfg: SB3Config, env: EnvInfo) -> None:
+    """Refuse an ``n_envs`` whose environments and rollout would not fit in the available memory.
+
+    Raises:
+        ConfigError: ``n_envs 100,000,000: about 6,000 GiB ... at most 1,234,567 fit``.
+    """
+    available = available_memory()
+    if available is None:
+        return
+    obs = env.observation_space
+    obs_bytes = 4 * int(np.prod(obs.shape)) if getattr(obs, "shape", None) else 64
+    per_step = obs_bytes + 64  # observation, action, reward, value, log-prob, advantage, return, start flag
+    per_env = _ENV_BYTES + obs_bytes * (cfg.frame_stack or 1) + getattr(cfg, "n_steps", 1) * per_step
+    need = cfg.n_envs * per_env
+    if need > 0.8 * available:
+        fit = int(0.8 * available // per_env)
+        raise ConfigError(
+            f"n_envs {cfg.n_envs:,}: the environments and their rollout need about {gib(need)}, more than the "
+            f"{gib(available)} of memory available; at most {fit:,} environments fit"
+        )
 
 
 def _schedule(value: float, kind: str) -> Any:
@@ -114,8 +144,36 @@ class SB3Agent:
         """Translate an rl-baselines3-zoo hyperparameter entry (see :mod:`agents.sb3.zoo`)."""
         return zoo.from_zoo(cls.Config, entry, where)
 
+    @classmethod
+    def check_budget(cls, cfg: SB3Config, steps: int | None) -> str | None:
+        """Why ``steps`` makes no update with ``cfg`` (None when it makes some).
+
+        Training stops exactly at the budget (:class:`agents.sb3.callback.EventCallback`), before the
+        update of a rollout that reaches it: on-policy agents update after each rollout of
+        ``n_steps * n_envs`` steps, off-policy ones after the first ``train_freq * n_envs`` chunk past
+        ``learning_starts``.
+        """
+        total = steps or cls.default_steps
+        if isinstance(cfg, OnPolicyConfig):
+            rollout = cfg.n_steps * cfg.n_envs
+            if total <= rollout:
+                return (f"steps {total:,}: {cls.key} updates after each rollout of n_steps x n_envs = "
+                        f"{cfg.n_steps} x {cfg.n_envs} = {rollout:,} steps, so this budget makes no update; "
+                        f"give more than {rollout:,} steps or a smaller n_steps or n_envs")
+        elif isinstance(cfg, OffPolicyConfig):
+            freq = cfg.train_freq[0] if isinstance(cfg.train_freq, (list, tuple)) else cfg.train_freq
+            chunk = max(1, int(freq)) * cfg.n_envs
+            first = (cfg.learning_starts // chunk + 1) * chunk
+            if total <= first:
+                return (f"steps {total:,}: {cls.key} makes its first update after learning_starts = "
+                        f"{cfg.learning_starts:,} steps (at step {first:,}, in chunks of train_freq x n_envs = "
+                        f"{chunk:,}), so this budget makes no update; give more than {first:,} steps or a "
+                        "smaller learning_starts")
+        return None
+
     # --- construction ----------------------------------------------------------------------
     def __init__(self, cfg: SB3Config, env: EnvInfo, *, seed: int, device: str) -> None:
+        check_memory(cfg, env)
         self.cfg = cfg
         self.env = env
         self.seed = seed
@@ -199,6 +257,11 @@ class SB3Agent:
     @property
     def step(self) -> int:
         return int(self.model.num_timesteps)
+
+    @property
+    def updates(self) -> int:
+        """SB3's gradient-step counter (PPO: epochs x rollouts; DQN, SAC: gradient steps)."""
+        return int(self.model._n_updates)  # noqa: SLF001 - SB3 keeps no public counter; checkpointed in state.py
 
     def budget(self, steps: int | None) -> Budget:
         return Budget(float(steps or self.default_steps), "steps")

@@ -179,8 +179,10 @@ class BitboardGame:
     @classmethod
     def parse_move(cls, text: str) -> int:
         t = text.strip()
-        if not t.isdigit() or not 1 <= int(t) <= cls.num_actions:
-            raise IllegalMoveError(f"{text.strip()!r} is not a move: type {cls.move_help}")
+        # ASCII digits only, and few of them: int() refuses strings past 4,300 digits and "²".isdigit() is True
+        if not (t.isascii() and t.isdigit() and len(t) <= 4) or not 1 <= int(t) <= cls.num_actions:
+            shown = repr(t) if len(t) <= 20 else f"{t[:20]!r}... ({len(t):,} characters)"
+            raise IllegalMoveError(f"{shown} is not a move: type {cls.move_help}")
         return int(t) - 1
 
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ def check_train_params(spec: SweepSpec) -> None:
         ConfigError: ``parameters.lr: not a config key of ppo; did you mean 'learning_rate'?``
     """
     from lab.registry import AGENTS
-    from lab.training import RUN_KEYS, agent_fields, canonical_key, resolve_config
+    from lab.training import RUN_KEYS, agent_fields, canonical_key, check_config, resolve_config
 
     algos, envs = candidates(spec, "algo"), candidates(spec, "env")
     if not algos:
@@ -63,6 +65,57 @@ def check_train_params(spec: SweepSpec) -> None:
             resolve_config(algo=str(algo), env=str(envs[0]), sets=sets)
         except LabError as e:
             raise ConfigError(f"parameters: {str(e).replace('--set ', '')}") from None
+        for env in envs:  # what `lab train` checks before it starts: the env exists and the agent fits it
+            try:
+                cfg = resolve_config(algo=str(algo), env=str(env), sets=sets)
+                check_config(cfg)
+            except LabError as e:
+                raise ConfigError(f"parameters.env: {e}") from None
+            _check_budgets(spec, str(algo), str(env), agent_cls)
+
+
+_MAX_CORNERS = 4096
+"""At most this many combinations of extreme values are checked for a budget that makes no update."""
+
+
+def _extremes(p: Any) -> list[Any]:
+    """The values of ``p`` that decide whether a trial can make an update: all of a list, a range's ends."""
+    if p.values:
+        return list(dict.fromkeys(p.values))
+    if p.low is not None and p.high is not None:
+        lo, hi = (math.exp(p.low), math.exp(p.high)) if p.distribution in ("log_uniform", "q_log_uniform") else (p.low, p.high)
+        if p.distribution.startswith("int") or p.distribution.startswith("q_"):
+            lo, hi = math.ceil(lo), math.floor(hi)
+        return [lo, hi]
+    return [p.mu]
+
+
+def _check_budgets(spec: SweepSpec, algo: str, env: str, agent_cls: type) -> None:
+    """Refuse a sweep in which some trial (a grid point, an end of a sampled range) would make no update."""
+    from lab.agent import ChecksBudget
+    from lab.training import resolve_config
+
+    if not isinstance(agent_cls, ChecksBudget):
+        return
+    searched = [p for p in spec.params if p.path not in ("algo", "env")]
+    fixed = [as_set(p.path, _representative(p)) for p in searched if p.fixed]
+    varied = [p for p in searched if not p.fixed]
+    corners = list(itertools.islice(itertools.product(*(_extremes(p) for p in varied)), _MAX_CORNERS))
+    for corner in corners:
+        sets = fixed + [as_set(p.path, _plain(v)) for p, v in zip(varied, corner)]
+        try:
+            cfg = resolve_config(algo=algo, env=env, sets=sets)
+        except LabError:
+            continue  # a value the sampler cannot produce for this type; the representative check covers types
+        reason = agent_cls.check_budget(cfg.agent, cfg.steps)
+        if reason is not None:
+            which = ", ".join(f"{p.path}={_plain(v)}" for p, v in zip(varied, corner))
+            where = f"the trials with {which}" if which else "every trial"
+            raise ConfigError(f"parameters: {where} would make no update: {reason}")
+
+
+def _plain(v: Any) -> Any:
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def _representative(p: Any) -> Any:
@@ -75,8 +128,11 @@ def _representative(p: Any) -> Any:
 
 def check_sweep(path: str | os.PathLike) -> SweepSpec:
     """Validate a sweep file (``lab sweep --check``) and return it."""
+    from lab.paths import folder_name
+
     spec = load_spec(path)
     try:
+        folder_name("name", spec.name)
         if spec.program is None:
             check_train_params(spec)
         else:

@@ -13,11 +13,11 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from lab import locks
 from lab.errors import LabError
 
 __all__ = ["SweepDir", "trial_name"]
@@ -75,17 +75,14 @@ class SweepDir:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder for this process (created if needed); another sweep on it is a LabError."""
+        if self.path.exists() and not self.path.is_dir():
+            raise LabError(f"--out {self.path}: is a file, not a folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise LabError(f"--out {self.path}: cannot create the sweep folder ({e.strerror})") from None
-        with open(self.path / ".lock", "a+", encoding="utf-8") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LabError(f"--out {self.path}: another lab sweep is running in this folder") from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
+        from lab import crashlog
+
+        with locks.hold(self.path, "sweep folder"):
+            crashlog.log_to(self.path)
             yield

@@ -6,8 +6,14 @@ are rerun with the same parameters, and the total is what was asked.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +125,22 @@ class _Loop:
         self.summary = summary
         self.in_flight: dict[str, tuple[dict, Any]] = {}
         self.target_hit = False
+        self.stop_reason: str | None = None
+        """Set by Ctrl-C or SIGTERM: start no more trials; the running ones are rerun next session."""
         self.last_plot = time.monotonic()
 
     def fill(self) -> None:
-        while self.to_start > 0 and self.sched.free > 0 and not self.target_hit:
+        while self.to_start > 0 and self.sched.free > 0 and not self.target_hit and self.stop_reason is None:
             job, params, trial = self.jobs.next(self.study)
             self.in_flight[job.name] = (params, trial)
             self.sched.submit(job)
             self.to_start -= 1
 
     def ended(self, outcome: JobOutcome) -> None:
+        if outcome.ok and isinstance(outcome.result, dict) and outcome.result.get("state") == "interrupted":
+            return  # stopped by Ctrl-C: left in flight, so requeue_in_flight queues it again for the next session
+        if self.stop_reason is not None and not outcome.ok:
+            return  # killed by the same Ctrl-C (its process group got it): rerun next session, not a failure
         params, trial = self.in_flight.pop(outcome.name)
         self.summary.inside.append(outcome.seconds)
         value, state, error = tell(self.study, trial, outcome)
@@ -145,12 +157,33 @@ class _Loop:
         write_outputs(self.spec, self.study, self.folder, plots=False)
         while True:
             self.fill()
-            if not self.in_flight:
+            if not self.in_flight or self.stop_reason is not None:
                 break
             outcome = self.sched.next_outcome(timeout=1.0)
             if outcome is not None:
                 self.ended(outcome)
         write_outputs(self.spec, self.study, self.folder)
+
+    @contextlib.contextmanager
+    def stop_on_signals(self) -> Iterator[None]:
+        """Ctrl-C (or SIGTERM) stops queuing trials and ends the session; a second one aborts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, _frame: Any) -> None:
+            if self.stop_reason is not None:
+                raise KeyboardInterrupt
+            self.stop_reason = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+            print("\nstopping the sweep: no new trials; running ones are rerun when you resume "
+                  "(press Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
     def requeue_in_flight(self) -> None:
         """Ctrl-C or an error: leave the trials that did not end to be rerun by the next session."""
@@ -188,8 +221,16 @@ def run_optuna(spec: SweepSpec, sweep_file: Path, folder: SweepDir, total: int, 
     folder.trials_dir.mkdir(exist_ok=True)
     table.start()
     try:
-        loop.run()
+        with loop.stop_on_signals():
+            loop.run()
         summary.seconds = time.perf_counter() - started
+        summary.interrupted = loop.stop_reason
+        args = ["sweep", str(sweep_file), "--out", str(folder.path), "--trials", str(total)]
+        if opts.workers != 2:
+            args += ["--workers", str(opts.workers)]
+        if opts.backend != "local":
+            args += ["--backend", opts.backend]
+        summary.resume_command = "lab " + shlex.join(args)
     finally:
         table.stop()
         loop.requeue_in_flight()

@@ -40,5 +40,9 @@ class SweepSummary:
     kept: int = 0
     seconds: float = 0.0
     """Wall-clock seconds of this session."""
+    interrupted: str | None = None
+    """Why this session stopped before its last trial (``Ctrl-C``, ``SIGTERM``); None when it ran to the end."""
+    resume_command: str = ""
+    """The command that continues the sweep."""
     inside: list[float] = field(default_factory=list)
     """Seconds each trial of this session spent inside its trial function (benchmarks: overhead = the rest)."""

@@ -19,6 +19,12 @@ def run_sweep(path: str | os.PathLike, opts: SweepOptions) -> SweepSummary:
     for flag, value in (("--trials", opts.trials), ("--workers", opts.workers), ("--timeout", opts.timeout)):
         if value is not None and value <= 0:
             raise LabError(f"{flag}: expected a positive number, got {value}")
+    if opts.retries < 0:
+        raise LabError(f"--retries: expected 0 or a positive number, got {opts.retries}")
+    if opts.gpus_per_trial < 0:
+        raise LabError(f"--gpus-per-trial: expected 0 or a positive share of a GPU (0.5, 1, 2), got {opts.gpus_per_trial}")
+    if opts.workers > 1024:
+        raise LabError(f"--workers: expected at most 1024 trials at once, got {opts.workers:,}")
     if opts.engine == "wandb":
         from lab.sweeps.wandb_engine import run_wandb_engine
 

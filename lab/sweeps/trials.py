@@ -103,6 +103,11 @@ def run_train_trial(
         value = reporter.values[-1]
     if reporter.pruned_at is not None and result.status == "stopped":
         return {"state": "pruned", "value": value, "iteration": reporter.pruned_at, "seconds": result.seconds}
+    if result.status == "stopped":  # Ctrl-C or SIGTERM: not a result; the sweep reruns it when resumed
+        return {"state": "interrupted", "reason": result.reason, "seconds": result.seconds}
+    if result.updates == 0:  # an untrained policy's score says nothing about its hyperparameters
+        raise LabError(f"the trial made no update in {result.step:,} steps (its policy is the untrained initial "
+                       "one); not ranked")
     if value is None or not math.isfinite(float(value)):
         raise reporter.missing()
     return {"state": "complete", "value": float(value), "seconds": result.seconds}

@@ -19,7 +19,7 @@ checkpoints, resume and W&B by building its own object and calling the same driv
 
 from lab.training.config import RUN_KEYS, TrainConfig, agent_fields, canonical_key, config_env, resolve_config
 from lab.training.evaluate import evaluate_run
-from lab.training.run import TrainResult, build_agent, check_fits, execute, resume, train
+from lab.training.run import TrainResult, build_agent, check_budget, check_config, check_fits, execute, resume, train
 
 __all__ = [
     "TrainConfig",
@@ -34,5 +34,7 @@ __all__ = [
     "execute",
     "build_agent",
     "check_fits",
+    "check_budget",
+    "check_config",
     "evaluate_run",
 ]

@@ -9,7 +9,9 @@ from typing import Any
 
 from lab.agent import MeasuresEpisodes, RendersEpisodes
 from lab.device import resolve_device
-from lab.errors import LabError
+from lab import locks
+from lab.errors import LabError, warn
+from lab.limits import check_int, check_seed
 from lab.evaluation import EVAL_SEED_OFFSET, eval_event, evaluate_agent, write_eval_json
 from lab.events import EvalCompleted
 from lab.registry import AGENTS
@@ -41,9 +43,16 @@ def evaluate_run(
     """
     if episodes < 1:
         raise LabError(f"--episodes: expected a positive number, got {episodes}")
+    check_int("--episodes", episodes, low=1, high=10**7)
+    if seed is not None:
+        check_seed("--seed", seed)
     run = RunDir.open(run_dir)
+    torch_device = resolve_device(device)
     cfg = resolve_config(config_file=str(run.config_path))
     checkpoint = run.load_agent(algo=cfg.algo, expected_by=str(run.config_path))
+    if checkpoint.path != run.model_path:
+        warn(f"{run.path} has no {run.model_path.name} (the run has not finished): "
+             f"evaluating its latest checkpoint, {checkpoint.path.relative_to(run.path)} (step {checkpoint.step:,})")
     eval_options = dict(cfg.eval_env_options)
     if levels is not None:
         eval_options["levels"] = levels
@@ -56,9 +65,9 @@ def evaluate_run(
                     f"--env {env_id}: its {what.replace('_', ' ')} {getattr(env, what)} differs from "
                     f"{getattr(own, what)} of the run's environment {cfg.env}"
                 )
-    agent = AGENTS.load(cfg.algo)(cfg.agent, env, seed=cfg.seed, device=resolve_device(device))
+    agent = AGENTS.load(cfg.algo)(cfg.agent, env, seed=cfg.seed, device=torch_device)
     agent.load_state_dict(checkpoint.agent)
-    eval_seed = (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET
+    eval_seed = check_seed("--seed", (cfg.seed if seed is None else seed) + EVAL_SEED_OFFSET)
     lengths: list[int] | None = None
     if isinstance(agent, MeasuresEpisodes):
         t0 = time.perf_counter()
@@ -75,7 +84,18 @@ def evaluate_run(
     if env.success_return is not None:
         extra["success_rate"] = sum(r > env.success_return for r in event.returns) / len(event.returns)
     deterministic = bool(getattr(cfg.agent, "eval_deterministic", True))
-    write_eval_json(run, event, deterministic=deterministic, **{k: v for k, v in extra.items() if k != "step"})
+    updates = getattr(agent, "updates", None)
+    more = {} if updates is None else {"updates": int(updates), **_untrained(int(updates))}
+    with locks.try_hold(run.path, "run folder") as busy:  # reading never waits; writing eval.json needs the folder
+        if busy is not None:
+            extra["not_written"] = f"eval.json not written: {busy}"
+        else:
+            try:
+                write_eval_json(run, event, deterministic=deterministic,
+                                **{k: v for k, v in extra.items() if k != "step"}, **more)
+            except OSError as e:
+                extra["not_written"] = f"could not write {run.eval_path} ({e.strerror or e})"
+    extra.update(more)
     if video:
         if not isinstance(agent, RendersEpisodes):
             raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
@@ -87,3 +107,7 @@ def evaluate_run(
         frames, _ret = agent.render_episode(seed=eval_seed)
         extra["video"] = str(_video.write_video(frames, run.video_stem, fps=float(env.render_fps or 30)))
     return event, extra
+
+
+def _untrained(updates: int) -> dict[str, str]:
+    return {"warning": "no update was made: this is the untrained initial policy"} if updates == 0 else {}

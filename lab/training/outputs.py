@@ -32,7 +32,12 @@ class EvalFileWriter:
 
     def on_finished(self, event: RunFinished) -> None:
         if self.last is not None:
-            write_eval_json(self.run, self.last, **self.extra)
+            more: dict[str, Any] = {}
+            if event.updates is not None:
+                more["updates"] = event.updates
+                if event.updates == 0:
+                    more["warning"] = "no update was made: this is the untrained initial policy"
+            write_eval_json(self.run, self.last, **self.extra, **more)
 
 
 class CurveWriter:

@@ -9,6 +9,7 @@ The driver only sequences the run's phases; everything the run writes is a subsc
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lab.agent import Budget, TrainContext, Trainable, default_threads
+from lab import crashlog
+from lab.agent import Budget, ChecksBudget, TrainContext, Trainable, default_threads
 from lab.config import save_yaml, to_dict
 from lab.device import resolve_device
 from lab.envs import EnvInfo
-from lab.errors import LabError
+from lab.errors import LabError, warn
 from lab.evaluation import EVAL_SEED_OFFSET, PeriodicEvaluator
 from lab.eventlog import EventLog, read_events, roll_back
 from lab.events import (
@@ -44,7 +46,7 @@ from lab.training.outputs import CurveWriter, EvalFileWriter
 from lab.training.samples import SampleEvaluator, SampleGridWriter, SamplesFileWriter
 from lab.training.tracking import WandbLogger
 
-__all__ = ["TrainResult", "train", "resume", "check_fits", "build_agent", "execute"]
+__all__ = ["TrainResult", "train", "resume", "check_fits", "check_budget", "check_config", "build_agent", "execute"]
 
 
 @dataclass
@@ -60,6 +62,8 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of every metric published during the run (``eval/mean_return`` included)."""
     reason: str = ""
+    updates: int | None = None
+    """Updates the agent made over the whole run (None: it does not count them); 0: untrained."""
 
 
 def check_fits(algo: str, agent_cls: type, env: EnvInfo) -> None:
@@ -80,14 +84,29 @@ def check_fits(algo: str, agent_cls: type, env: EnvInfo) -> None:
     raise LabError(f"{algo} cannot train on {env.id}: {reason}{tail}")
 
 
-def _checked_env(cfg: TrainConfig) -> Any:
-    """What the trainable trains on, checked before any file is written: an agent's environment (probed once,
-    its spaces checked against the agent) or a generator's data set (loaded by the generator class)."""
+def check_budget(cfg: TrainConfig) -> None:
+    """Refuse a budget in which the agent would make no update (agents with ``check_budget``)."""
+    if is_generator(cfg.algo):
+        return
+    agent_cls = AGENTS.load(cfg.algo)
+    if isinstance(agent_cls, ChecksBudget):
+        reason = agent_cls.check_budget(cfg.agent, cfg.steps)
+        if reason is not None:
+            raise LabError(reason)
+
+
+def check_config(cfg: TrainConfig) -> Any:
+    """What the trainable trains on, checked before any file is written (what ``lab train``, ``lab config`` and
+    ``lab sweep --check`` all check): an agent's environment (probed once, its spaces checked against the agent)
+    or a generator's data set (loaded by the generator class)."""
     if is_generator(cfg.algo):
         return trainable_class(cfg.algo).load_data(cfg.env, cfg.agent)
     env = config_env(cfg)
     check_fits(cfg.algo, AGENTS.load(cfg.algo), env)
     return env
+
+
+_checked_env = check_config
 
 
 # --- the agent ---------------------------------------------------------------------------------
@@ -130,14 +149,18 @@ def _stop_on_signals(ctx: TrainContext, reasons: list[str]) -> Iterator[None]:
         yield
         return
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int, frame: Any) -> None:
         if ctx.stop_event.is_set():
             raise KeyboardInterrupt
         reasons.append("Ctrl-C" if signum == signal.SIGINT else "SIGTERM")
         ctx.stop_event.set()
         print("\nstopping at the next safe point (press Ctrl-C again to abort)...", file=sys.stderr)
+        previous = old.get(signum)
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(signum, frame)  # a caller's own handler (a sweep running this trial inline) hears it too
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old: dict[int, Any] = {}
+    old.update({s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)})
     try:
         yield
     finally:
@@ -258,26 +281,28 @@ def execute(
             return TrainResult(run.path, "stopped", step, time.perf_counter() - t0, None, dict(last.values), stopped)
         final = evaluator.evaluate(agent, step)
         seconds = time.perf_counter() - t0
-        bus.publish(RunFinished(step=step, seconds=seconds, agent=agent))
+        updates = getattr(agent, "updates", None)
+        updates = None if updates is None else int(updates)
+        bus.publish(RunFinished(step=step, seconds=seconds, updates=updates, agent=agent))
         if isinstance(final, EvalCompleted):
             summary = {"mean_return": final.mean_return, "std_return": final.std_return, "episodes": final.episodes}
         else:
             summary = SampleEvaluator.summary(final)
-        return TrainResult(run.path, "finished", step, seconds, summary, dict(last.values))
+        return TrainResult(run.path, "finished", step, seconds, summary, dict(last.values), updates=updates)
 
 
 # --- train and resume --------------------------------------------------------------------------
 
 
-def _new_run_dir(cfg: TrainConfig, run_dir: str | Path | None) -> RunDir:
+def _new_run_path(cfg: TrainConfig, run_dir: str | Path | None) -> Path:
     if run_dir is not None:
-        return RunDir.create(run_dir)
+        return Path(run_dir)
     base = default_run_dir(cfg.algo, cfg.env)
     path, n = base, 1
     while path.exists():
         n += 1
         path = base.with_name(f"{base.name}-{n}")
-    return RunDir.create(path)
+    return path
 
 
 def train(
@@ -299,17 +324,21 @@ def train(
             the run's ``config.yaml`` as comments.
     """
     env = _checked_env(cfg)  # before making the folder
-    run = _new_run_dir(cfg, run_dir)
-    header = f"lab train --config {run.config_path}  reproduces this run\n[...]: where each value came from"
-    save_yaml(cfg, run.config_path, header=header, sources=sources)
-    try:
-        t0 = time.perf_counter()
-        device = resolve_device(cfg.device)
-        agent = build_agent(cfg, env, device, None)
-        return execute(cfg, run, agent, device=device, subscribers=subscribers, display=display, started=t0)
-    except LabError:
-        _remove_unstarted(run)
-        raise
+    check_budget(cfg)
+    device = resolve_device(cfg.device)
+    with RunDir.claim(_new_run_path(cfg, run_dir)) as run:
+        crashlog.log_to(run.path)
+        try:
+            header = f"lab train --config {run.config_path}  reproduces this run\n[...]: where each value came from"
+            save_yaml(cfg, run.config_path, header=header, sources=sources)
+            t0 = time.perf_counter()
+            agent = build_agent(cfg, env, device, None)
+            return execute(cfg, run, agent, device=device, subscribers=subscribers, display=display, started=t0)
+        except (LabError, OSError) as e:
+            _remove_unstarted(run)
+            if isinstance(e, OSError) and not run.path.exists():
+                raise LabError(f"{run.path}: cannot write the run folder ({e.strerror or e})") from None
+            raise
 
 
 def _remove_unstarted(run: RunDir) -> None:
@@ -333,21 +362,30 @@ def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: boo
     """Continue a run from its latest checkpoint to its original budget (or restart it if it has none)."""
     run = RunDir.open(run_dir)
     cfg = resolve_config(config_file=str(run.config_path))
-    done = _already_finished(run)
-    if done is not None:
-        return done
-    env = _checked_env(cfg)  # before touching the run's files
-    checkpoint = None
-    if run.latest_checkpoint() is not None:
-        ckpt, state = run.load_checkpoint()
-        checkpoint = check_agent_checkpoint(state, ckpt.path, algo=cfg.algo, expected_by=str(run.config_path))
-        roll_back(run.events_path, checkpoint.step, ckpt.path.name)
-    else:
-        roll_back(run.events_path, -1, None)
-    run.clean_temporaries()
-    t0 = time.perf_counter()
-    device = resolve_device(cfg.device)
-    agent = build_agent(cfg, env, device, checkpoint)
-    start = checkpoint.step if checkpoint is not None else 0
-    return execute(cfg, run, agent, device=device, start=start, resumed=checkpoint is not None,
-                   subscribers=subscribers, display=display, started=t0)
+    if not os.access(run.path, os.W_OK) or (run.checkpoints_dir.is_dir() and not os.access(run.checkpoints_dir, os.W_OK)):
+        raise LabError(f"{run.path}: the run folder is read-only; --resume writes checkpoints and events there")
+    with run.hold():  # one writer: a second --resume of this run stops here, naming the holder
+        crashlog.log_to(run.path)
+        done = _already_finished(run)
+        if done is not None:
+            return done
+        env = _checked_env(cfg)  # before touching the run's files
+        device = resolve_device(cfg.device)
+        checkpoint = None
+        if run.latest_checkpoint() is not None:
+            ckpt, state = run.load_checkpoint()
+            checkpoint = check_agent_checkpoint(state, ckpt.path, algo=cfg.algo, expected_by=str(run.config_path))
+            roll_back(run.events_path, checkpoint.step, ckpt.path.name)
+            note = getattr(AGENTS.load(cfg.algo), "resume_differs", None)
+            if note:
+                warn(f"resuming {run.path} at step {checkpoint.step:,}: {note}")
+        else:
+            if any(e.get("event") == RunStarted.__name__ for e in read_events(run.events_path)):
+                warn(f"{run.path} has no checkpoint (checkpoints/ is empty or missing): restarting the run from step 0")
+            roll_back(run.events_path, -1, None)
+        run.clean_temporaries()
+        t0 = time.perf_counter()
+        agent = build_agent(cfg, env, device, checkpoint)
+        start = checkpoint.step if checkpoint is not None else 0
+        return execute(cfg, run, agent, device=device, start=start, resumed=checkpoint is not None,
+                       subscribers=subscribers, display=display, started=t0)

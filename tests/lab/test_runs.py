@@ -66,7 +66,21 @@ def test_truncated_checkpoint_is_reported_and_an_older_one_named(tmp_path):
         run.load_checkpoint()
     msg = str(e.value)
     assert msg.startswith(f"{newest}: corrupt or truncated checkpoint (")
-    assert msg.endswith("an older checkpoint at step 100 is intact: move step_000000200.pt away to resume from it")
+    assert msg.endswith("the checkpoint at step 100 is intact (it loads): move step_000000200.pt away to resume from it")
+
+
+def test_when_every_checkpoint_is_truncated_none_is_called_intact(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+    paths = [run.save_checkpoint(s, {"step": s, "w": torch.zeros(1000)}, keep=3) for s in (100, 200, 300)]
+    for p in paths:
+        p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(RunDirError) as e:
+        run.load_checkpoint()
+    assert str(e.value).endswith("; no older checkpoint loads either")
+    assert "intact" not in str(e.value)
+    paths[2].unlink()  # following the advice of an older message must not lead to a false claim either
+    with pytest.raises(RunDirError, match="no older checkpoint loads either"):
+        run.load_checkpoint()
 
 
 def test_a_pickled_object_is_never_unpickled(tmp_path):
@@ -108,7 +122,7 @@ def test_one_check_for_every_agent_checkpoint(tmp_path):
 
 def test_load_agent_prefers_the_final_model_then_the_latest_checkpoint(tmp_path):
     run = RunDir.create(tmp_path / "r")
-    with pytest.raises(RunDirError, match="holds no model.pt and no checkpoints/step_"):
+    with pytest.raises(RunDirError, match="has no model to evaluate: no model.pt and no checkpoints/step_"):
         run.load_agent()
     run.save_checkpoint(5, agent_checkpoint_state(5, {}, algo="ppo"))
     assert run.load_agent(algo="ppo").step == 5

@@ -371,5 +371,7 @@ def test_bad_sweep_options_are_one_line(tmp_path):
         run_sweep(path, SweepOptions(trials=0))
     with pytest.raises(LabError, match=r"^--workers: expected a positive number, got 0$"):
         run_sweep(path, SweepOptions(trials=1, workers=0))
-    with pytest.raises(LabError, match=r"cannot create the sweep folder"):
+    with pytest.raises(LabError, match=r"file: is a file, not a folder$"):
         run_sweep(path, SweepOptions(trials=1, out=str(tmp_path / "file")))
+    with pytest.raises(LabError, match=r"cannot create the sweep folder"):
+        run_sweep(path, SweepOptions(trials=1, out=str(tmp_path / "file" / "sub")))
