@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -76,10 +75,10 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
     n_envs: Optional[int] = typer.Option(None, "--n-envs", help="Environments stepped together."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default auto)."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/ALGO-ENV-TIME)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (a run's config.yaml reproduces it)."),
+    run_dir: Optional[str] = typer.Option(None, "--run-dir", help="Run folder (default runs/ALGO-ENV-TIME)."),
+    config: Optional[str] = typer.Option(None, "--config", help="YAML config (a run's config.yaml reproduces it)."),
     sets: list[str] = typer.Option([], "--set", help="Override a config key: --set agent.learning_rate=3e-4 (repeatable)."),
-    hyperparams: Optional[Path] = typer.Option(
+    hyperparams: Optional[str] = typer.Option(
         None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML: its entry for ENV over SB3's defaults."
     ),
     gym_packages: list[str] = typer.Option(
@@ -93,7 +92,7 @@ def train(
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between evaluations."),
     eval_episodes: Optional[int] = typer.Option(None, "--eval-episodes", help="Episodes per evaluation (default 10)."),
     track: Optional[bool] = typer.Option(None, "--track/--no-track", help="Log to W&B (offline without an API key)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its latest checkpoint."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this run folder from its latest checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Training time budget.", rich_help_panel=_AZ),
     iterations: Optional[int] = typer.Option(None, "--iterations", help="Self-play iterations.", rich_help_panel=_AZ),
@@ -206,7 +205,7 @@ def train(
 
 @app.command("eval")
 def eval_(
-    run_dir: Path = typer.Argument(..., help="Run folder."),
+    run_dir: str = typer.Argument(..., help="Run folder."),
     episodes: Optional[int] = typer.Option(None, "--episodes", "-n", help="Agent runs: episodes to evaluate (default 10)."),
     video: bool = typer.Option(False, "--video", help="Agent runs: also write one episode as a video (MP4, or GIF)."),
     samples: Optional[int] = typer.Option(
@@ -359,7 +358,7 @@ def config_cmd(
     algo: str = typer.Argument(..., help="Agent."),
     env: str = typer.Argument(..., help="Environment."),
     sets: list[str] = typer.Option([], "--set", help="Override a config key (repeatable)."),
-    hyperparams: Optional[Path] = typer.Option(None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML."),
+    hyperparams: Optional[str] = typer.Option(None, "--hyperparams", help="rl-baselines3-zoo hyperparameter YAML."),
     gym_packages: list[str] = typer.Option([], "--gym-packages", help="Import this package first (repeatable)."),
 ) -> None:
     """Print the fully resolved config for ALGO on ENV, each value with where it came from.
@@ -392,8 +391,8 @@ def config_cmd(
 
 @app.command()
 def plot(
-    run_dirs: list[Path] = typer.Argument(..., help="One or more run folders."),
-    out: Path = typer.Option(Path("curves.png"), "--out", "-o", help="PNG to write."),
+    run_dirs: list[str] = typer.Argument(..., help="One or more run folders."),
+    out_text: str = typer.Option("curves.png", "--out", "-o", help="PNG to write."),
 ) -> None:
     """Draw the learning curves of one or more runs into one PNG."""
     from lab.runs import RunDir
@@ -402,7 +401,7 @@ def plot(
     from lab.paths import user_path
 
     with user_errors():
-        user_path("--out", out)
+        out = user_path("--out", out_text)
         if out.is_dir():
             raise LabError(f"--out {out}: is a folder; give a file name such as {out / 'curves.png'}")
         if out.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
@@ -478,7 +477,7 @@ def analyze(
         None, help="Positions as moves from the empty board, one digit per move ('-': the empty board)."
     ),
     agent: str = typer.Option(..., "--agent", help="Player spec: alphazero:RUN_DIR[:sims=N], mcts:N, minimax, random."),
-    positions: Optional[Path] = typer.Option(None, "--positions", help="File with one position per line."),
+    positions_text: Optional[str] = typer.Option(None, "--positions", help="File with one position per line."),
     seed: int = typer.Option(0, "--seed", help="Seed of the player's random choices."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
@@ -499,7 +498,10 @@ def analyze(
         if getattr(player, "analyze", None) is None:
             raise LabError(f"player {player.name!r} cannot analyze positions")
         items: list[tuple[str, str]] = []  # (where, moves)
-        if positions is not None:
+        if positions_text is not None:
+            from lab.paths import user_path
+
+            positions = user_path("--positions", positions_text)
             try:
                 lines = positions.read_text().splitlines()
             except OSError as e:
@@ -519,7 +521,8 @@ def analyze(
         try:
             board = position_from_moves(game_cls, text)
         except IllegalPositionError as e:
-            typer.echo(f"error: {where}: position {text!r}: {e}", err=True)
+            shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}... ({len(text):,} characters)"
+            _err(f"error: {where}: position {shown}: {e}")
             bad += 1
             continue
         policy, value = player.analyze(board)
@@ -540,12 +543,12 @@ def analyze(
 
 @app.command()
 def sweep(
-    sweep_file: Path = typer.Argument(..., help="Sweep file in the W&B sweep format (YAML)."),
+    sweep_file: str = typer.Argument(..., help="Sweep file in the W&B sweep format (YAML)."),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="Trials in total (default: run_cap, or the grid)."),
     workers: int = typer.Option(2, "--workers", "-w", help="Trials run at once."),
     backend: str = typer.Option("local", "--backend", help="local (worker processes), ray, or inline."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to attach to (HOST:PORT or auto)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default sweeps/NAME)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Sweep folder (default sweeps/NAME)."),
     check: bool = typer.Option(False, "--check", help="Only validate the file and print the search space."),
     engine: str = typer.Option("optuna", "--engine", help="optuna (local, offline) or wandb (W&B's controller)."),
     retries: int = typer.Option(1, "--retries", help="Extra attempts for a trial that crashed or timed out."),

@@ -72,9 +72,19 @@ def load_yaml(path: str | os.PathLike, provenance: Provenance | None = None) -> 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    loader = yaml.SafeLoader(text)
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        raise ConfigError(f"{path}:{line}: not a text file: it contains a NUL byte")
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as e:  # ReaderError: characters YAML does not allow
+        raise ConfigError(f"{path}: malformed YAML: {str(e).splitlines()[0][:200]}") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -84,7 +94,7 @@ def load_yaml(path: str | os.PathLike, provenance: Provenance | None = None) -> 
         problem = e.problem or e.context or "invalid YAML"
         raise ConfigError(f"{path}{line}: malformed YAML: {problem}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: malformed YAML: {e}") from None
+        raise ConfigError(f"{path}: malformed YAML: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from None
     finally:
         loader.dispose()
     if provenance is not None and node is not None:

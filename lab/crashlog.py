@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import shlex
 import sys
 import tempfile
 import traceback
@@ -42,7 +43,7 @@ def write_log(e: BaseException, argv: list[str]) -> Path | None:
     """Write the traceback of ``e`` and the command line; returns the file, or None if nothing could be written."""
     text = (
         f"{_dt.datetime.now().isoformat(timespec='seconds')}  pid {os.getpid()}\n"
-        f"command: {' '.join(map(repr, argv))}\n\n"
+        f"command: {shlex.join(argv)}\n\n"
         + "".join(traceback.format_exception(e))
     )
     if _folder is not None and _folder.is_dir():

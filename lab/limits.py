@@ -46,7 +46,10 @@ def check_int(what: str, value: int, *, low: int = 0, high: int = INT64_MAX) -> 
     """An integer in ``[low, high]`` (default: what an int64 counter holds)."""
     if not low <= value <= high:
         shown = str(value) if len(str(value)) < 40 else f"a {len(str(value))}-digit number"
-        raise LabError(f"{what}: expected {low} <= value <= {high:,}, got {shown}")
+        if value > high:
+            why = " (what an int64 counter holds)" if high == INT64_MAX else ""
+            raise LabError(f"{what}: expected at most {high:,}{why}, got {shown}")
+        raise LabError(f"{what}: expected at least {low:,}, got {shown}")
     return value
 
 

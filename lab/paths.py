@@ -42,7 +42,7 @@ def user_path(what: str, path: str | os.PathLike | None) -> Path:
     """A path the user gave (``--run-dir``, ``lab eval RUN``): not empty, no NUL, each component not too long."""
     text = "" if path is None else os.fspath(path)
     if not str(text).strip():
-        raise LabError(f"{what}: the path is empty; give a folder (use . for the current one explicitly)")
+        raise LabError(f"{what}: the path is empty; give one (. means the current folder)")
     if "\0" in str(text):
         raise LabError(f"{what}: the path contains a NUL character")
     for part in Path(text).parts:

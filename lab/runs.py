@@ -73,9 +73,18 @@ def load_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, 
 
     import torch
 
+    import warnings
+
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if not head.startswith(b"\x80"):  # neither torch's zip format nor a (legacy) pickle stream
+            raise RunDirError(f"{path}: not a checkpoint: neither a torch file nor a pickle (unknown or random bytes)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about legacy files on its way to the error we report
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise RunDirError(f"{path}: file not found") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as e:
@@ -160,6 +169,20 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self.made: list[Path] = []
+        """The folders :meth:`claim` created (the run folder and parents that did not exist), deepest first."""
+
+    def remove_made(self) -> None:
+        """Remove the folders :meth:`claim` created (a run that never started leaves nothing behind)."""
+        import shutil
+
+        if self.made and self.made[0] == self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
+        for p in self.made[1:]:
+            try:
+                p.rmdir()
+            except OSError:
+                break
 
     # layout
     @property
@@ -235,6 +258,7 @@ class RunDir:
         """
         run = cls(path)
         run._refuse_used()  # before touching anything: a folder of someone's files gets no lock file
+        run.made = [p for p in (run.path, *run.path.parents) if not p.exists()]
         try:
             run.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -142,12 +142,22 @@ def _zoo_layer(path: str, algo: str, env: str, agent_cls: type, notes: list[str]
     if not isinstance(entry, dict):
         raise ConfigError(f"{lines.get((key,), path)}: {key}: expected a mapping of hyperparameters, got {entry!r}")
     where = lines.get((key,), path)
-    layer, ignored = agent_cls.from_zoo(entry, where=where)
+    try:
+        layer, ignored = agent_cls.from_zoo(entry, where=where)
+    except ConfigError as e:  # name the line of the key at fault, not the entry's
+        text = str(e)
+        bad = next((k for k in entry if text.startswith(f"{where}: {k}: ")), None)
+        if bad is None:
+            raise
+        raise ConfigError(lines.get((key, str(bad)), where) + text[len(where):]) from None
     if ignored:
         notes.append(f"{where}: {key}: keys not understood, not used: {', '.join(sorted(ignored))}")
-    where = f"{where} ({key})"
-    prov = {(k,): where for k in layer if k != "agent"}
-    prov.update({("agent", k): where for k in layer.get("agent", {})})
+    # each value's own line (a type error in it, found later against the Config, names that line) and the entry
+    zoo_name = {"steps": "n_timesteps", "lr_schedule": "learning_rate", "clip_range_schedule": "clip_range",
+                "normalize_reward": "normalize", "action_noise": "noise_type", "action_noise_std": "noise_std"}
+    line = lambda k: f"{lines.get((key, zoo_name.get(k, k)), where)} ({key})"  # noqa: E731
+    prov = {(k,): line(k) for k in layer if k != "agent"}
+    prov.update({("agent", k): line(k) for k in layer.get("agent", {})})
     return layer, prov
 
 

@@ -345,7 +345,14 @@ def _remove_unstarted(run: RunDir) -> None:
     """Remove the folder a run just made when bad input stopped it before it started (no checkpoint, no start)."""
     started = any(e.get("event") == RunStarted.__name__ for e in read_events(run.events_path))
     if not started and not run.checkpoints():
-        shutil.rmtree(run.path, ignore_errors=True)
+        if run.made:
+            run.remove_made()
+        else:  # an empty folder the user made: leave it as it was
+            for child in run.path.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
 
 
 def _already_finished(run: RunDir) -> TrainResult | None:
