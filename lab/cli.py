@@ -448,7 +448,7 @@ def play(
         if board.to_play == me:
             try:
                 text = typer.prompt("your move", prompt_suffix="> ")
-            except (typer.Abort, EOFError):
+            except (typer.Abort, EOFError, OSError):  # end of input, or no terminal to read from
                 typer.echo("\naborted", err=True)
                 raise typer.Exit(1) from None
             if text.strip().lower() in ("q", "quit", "exit"):

@@ -65,7 +65,17 @@ def write_log(e: BaseException, argv: list[str]) -> Path | None:
 
 @contextlib.contextmanager
 def guard(argv: list[str] | None = None) -> Iterator[None]:
-    """Run a command: an exception that escapes it prints one line (and the log's path) and exits with 2."""
+    """Run a command: an exception that escapes it prints one line (and the log's path) and exits with 2.
+
+    Output streams are set to escape what they cannot encode: a non-UTF-8 argument echoed back in a
+    message (click's usage errors do) must not turn into an encoding error.
+    """
+    log_to(None)  # a folder of an earlier command in this process is not this one's
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                reconfigure(errors="backslashreplace")
     try:
         yield
     except (SystemExit, KeyboardInterrupt, GeneratorExit):
