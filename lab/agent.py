@@ -7,7 +7,7 @@ consistent, ``SafePoint``); it never calls loggers, writes checkpoints or runs p
 itself: subscribers on the bus do that.
 
 :class:`Trainable` is the part of the contract the run machinery (lab.training) drives: anything
-``lab train`` trains meets it. :class:`Agent` adds what is specific to agents on environments. Four
+``lab train`` trains meets it. :class:`Agent` adds what is specific to agents on environments. Six
 optional capabilities are small protocols of their own; an agent that has one gets the feature:
 
 * :class:`ReadsZooHyperparams` (``from_zoo``): ``lab train --hyperparams FILE`` (rl-baselines3-zoo files);

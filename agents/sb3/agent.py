@@ -106,6 +106,14 @@ class SB3Agent:
     default_threads: ClassVar[int] = 1
     """Torch threads when the config says none: a second thread does not speed up small MLPs."""
     default_steps: ClassVar[int] = 100_000
+    resume_differs: ClassVar[str] = (
+        "weights, optimizer, step and update counters, schedules, VecNormalize statistics and the replay buffer "
+        "continue; the environments start new episodes and the random generators are reseeded from the run's "
+        "seed, so the rest of the run does not retrace the uninterrupted one step for step"
+    )
+    """What ``lab train --resume`` prints: SB3 keeps environment and sampler state out of its checkpoints (the
+    environments' internal state is not generally savable), so a resumed run is a different sample of the same
+    training, not a replay of it."""
 
     # --- class-level contract --------------------------------------------------------------
     @classmethod
