@@ -150,3 +150,38 @@ def test_render_episode_gives_rgb_frames_and_the_return(agent_cls, monkeypatch):
     frames, ret = agent.render_episode(seed=0, max_frames=50)
     assert isinstance(ret, float) and 1 <= len(frames) <= 50
     assert all(isinstance(f, np.ndarray) and f.dtype == np.uint8 and f.ndim == 3 and f.shape[2] == 3 for f in frames)
+
+
+def _smallest_budget_with_an_update(agent_cls, cfg) -> int:
+    lo, hi = 1, 10**7  # check_budget(cfg, hi) is None; find the smallest such budget
+    assert agent_cls.check_budget(cfg, hi) is None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if agent_cls.check_budget(cfg, mid) is None:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def test_check_budget_is_exact_about_the_first_update(agent_cls, tmp_path):
+    """The budget check and the update counter agree: one step less than the smallest accepted budget trains nothing."""
+    if not hasattr(agent_cls, "check_budget") or not hasattr(agent_cls, "updates"):
+        pytest.skip(f"{agent_cls.__name__} does not check budgets or count updates")
+    env = _env_for(agent_cls)
+    default = _config(agent_cls)
+    names = {f.name for f in dataclasses.fields(default)}
+    tuned = dataclasses.replace(default, **{k: v for k, v in agent_cls.tuned(env.id).items() if k in names})
+    # the config whose first update comes soonest: the test stays fast
+    first, cfg = min(((_smallest_budget_with_an_update(agent_cls, c), i, c) for i, c in enumerate((default, tuned))),
+                     key=lambda t: t[:2])[0::2]
+    reason = agent_cls.check_budget(cfg, first - 1)
+    assert isinstance(reason, str) and reason and "\n" not in reason
+    for steps, trains in ((first - 1, False), (first, True)):
+        agent = agent_cls(cfg, env, seed=0, device="cpu")
+        assert agent.updates == 0
+        agent.learn(TrainContext(bus=EventBus(), run_dir=tmp_path, device="cpu"), steps)
+        assert (agent.updates > 0) is trains, (steps, agent.updates)
+        restored = agent_cls(cfg, env, seed=1, device="cpu")
+        restored.load_state_dict(_roundtrip(agent.state_dict(full=True)))
+        assert restored.updates == agent.updates  # checkpointed with the agent

@@ -375,3 +375,22 @@ def test_bad_sweep_options_are_one_line(tmp_path):
         run_sweep(path, SweepOptions(trials=1, out=str(tmp_path / "file")))
     with pytest.raises(LabError, match=r"cannot create the sweep folder"):
         run_sweep(path, SweepOptions(trials=1, out=str(tmp_path / "file" / "sub")))
+
+
+def test_a_trial_that_made_no_update_is_not_ranked(tmp_path, monkeypatch):
+    """Were an untrained trial to get past the budget check, it fails instead of scoring the initial policy."""
+    import lab.training.run
+
+    monkeypatch.setattr(lab.training.run, "check_budget", lambda cfg: None)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "u", "method": "grid", "metric": {"name": "eval/mean_return", "goal": "maximize"},
+        "parameters": {"algo": {"value": "ppo"}, "env": {"value": "CartPole-v1"}, "steps": {"value": 512},
+                       "track": {"value": False}, "eval_episodes": {"value": 2}},
+    }))
+    monkeypatch.setattr("lab.sweeps.check._check_budgets", lambda *a: None)
+    summary = run_sweep(path, SweepOptions(out=str(tmp_path / "out"), backend="inline", retries=0, display=False))
+    assert summary.states == {"failed": 1} and summary.best is None
+    with open(tmp_path / "out" / "results.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert "made no update in 512 steps" in row["error"] and not (tmp_path / "out" / "best.yaml").exists()
