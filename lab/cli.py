@@ -578,7 +578,7 @@ def sweep(
                 engine=engine, retries=retries, timeout=timeout, gpus_per_trial=gpus_per_trial, display=not quiet,
             ),
         )
-    states = ", ".join(f"{n} {s}" for s, n in sorted(summary.states.items()))
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary.states.items())) or "none ended"
     best = f"; best {summary.best['value']:.6g} ({summary.best['trial']})" if summary.best else ""
     if summary.metric_less:
         best = "; no metric: results.csv lists what each trial logged, no best.yaml"

@@ -22,7 +22,7 @@ from typing import IO
 
 from lab.errors import LabError
 
-__all__ = ["LOCK_NAME", "FolderBusy", "hold", "try_hold", "holder"]
+__all__ = ["LOCK_NAME", "FolderBusy", "hold", "try_hold", "holder", "refuse_if_held"]
 
 LOCK_NAME = ".lock"
 """The lock file's name inside the folder it guards."""
@@ -45,6 +45,30 @@ def holder(folder: str | os.PathLike) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _busy(folder: Path, what: str) -> FolderBusy:
+    pid = holder(folder)
+    who = f"process {pid}" if pid else "another process"
+    return FolderBusy(
+        f"{folder}: the {what} is in use by {who} (another lab command writing to it); "
+        "wait for it to end or stop it, then run this again",
+        pid,
+    )
+
+
+def refuse_if_held(folder: str | os.PathLike, what: str = "folder") -> None:
+    """Raise :class:`FolderBusy` if a process holds ``folder``'s lock now; creates nothing, takes nothing."""
+    try:
+        f = open(Path(folder) / LOCK_NAME, encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        return  # no lock file: nobody holds it
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(Path(folder), what) from None
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _acquire(folder: Path, what: str) -> IO[str]:
     try:
         f = open(folder / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 (held open while locked)
@@ -54,13 +78,7 @@ def _acquire(folder: Path, what: str) -> IO[str]:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
-        pid = holder(folder)
-        who = f"process {pid}" if pid else "another process"
-        raise FolderBusy(
-            f"{folder}: the {what} is in use by {who} (another lab command writing to it); "
-            "wait for it to end or stop it, then run this again",
-            pid,
-        ) from None
+        raise _busy(folder, what) from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")

@@ -79,7 +79,7 @@ def load_state(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, 
     if path.is_file() and not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             head = f.read(2)
-        if not head.startswith(b"\x80"):  # neither torch's zip format nor a (legacy) pickle stream
+        if not head.startswith((b"\x80", b"PK")):  # neither torch's zip format (whole or cut) nor a pickle stream
             raise RunDirError(f"{path}: not a checkpoint: neither a torch file nor a pickle (unknown or random bytes)")
     try:
         with warnings.catch_warnings():  # torch warns about legacy files on its way to the error we report
@@ -230,6 +230,7 @@ class RunDir:
         if path.exists() and not path.is_dir():
             raise RunDirError(f"{path} is a file, not a folder; choose another --run-dir")
         if path.is_dir() and any(p.name != locks.LOCK_NAME for p in path.iterdir()):
+            locks.refuse_if_held(path, "run folder")  # a run being made right now: name who makes it
             what = "a run" if self.config_path.exists() else "files"
             hint = f"; continue it with: lab train --resume {path}" if what == "a run" else ""
             raise RunDirError(f"{path} already exists and holds {what}; choose another --run-dir{hint}")

@@ -121,7 +121,7 @@ def test_two_fresh_runs_on_one_run_dir_at_once_only_one_gets_it(tmp_path):
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     assert sorted(r[0] for r in results) == [0, 2], results
     err = next(r[2] for r in results if r[0] == 2)
-    assert err.count("\n") == 1 and ("in use by process" in err or "already exists and holds a run" in err), err
+    assert err.count("\n") == 1 and ("in use by process" in err or "already exists and holds a run" in err), err  # never "holds files"
     kinds = [json.loads(line)["event"] for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
     assert kinds.count("RunStarted") == 1 and kinds.count("RunFinished") == 1
 
@@ -162,7 +162,7 @@ def test_two_sweeps_on_one_out_and_ctrl_c_stops_queuing_and_says_how_to_resume(t
     assert code == 130, (stdout, stderr)
     assert f"Resume with: lab sweep {spec} --out {out} --trials 2 --workers 1" in stderr
     assert "Traceback" not in stderr
-    assert "0/2 trials" in stdout  # the interrupted trial is not counted, and no second one was started
+    assert "0/2 trials: none ended" in stdout  # the interrupted trial is not counted, and no second one was started
     assert not (out / "trials" / "trial-0001").exists()
     (tmp_path / "hold").unlink()
     code, err = run_main(["sweep", str(spec), "--out", str(out), "--trials", "2", "--workers", "1", "-q",
