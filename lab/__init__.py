@@ -8,6 +8,12 @@ Core
     events.py      the event bus and the run lifecycle events
     eventlog.py    ``events.jsonl``: the durable record of a run
 
+Guards every command shares (new commands reuse them)
+    locks.py       one writer per run or sweep folder: an ``fcntl`` lock naming its holder
+    paths.py       user paths and folder names checked (empty, too long, ``/proc``, ``..``)
+    limits.py      numbers checked: finite, seeds numpy accepts, int64 counters, available memory
+    crashlog.py    an unexpected exception: one line, the traceback in a log file (``LAB_DEBUG=1`` shows it)
+
 The plugin API (what ``agents/``, ``envs/`` and ``generators/`` import)
     agent.py       the agent contract, its optional capabilities, TrainContext, Budget
     generator.py   the generator contract (diffusion, VAE, GAN plugins), parallel to agent.py
