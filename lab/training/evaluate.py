@@ -86,26 +86,29 @@ def evaluate_run(
     deterministic = bool(getattr(cfg.agent, "eval_deterministic", True))
     updates = getattr(agent, "updates", None)
     more = {} if updates is None else {"updates": int(updates), **_untrained(int(updates))}
-    with locks.try_hold(run.path, "run folder") as busy:  # reading never waits; writing eval.json needs the folder
+    if video and not isinstance(agent, RendersEpisodes):
+        raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
+    with locks.try_hold(run.path, "run folder") as busy:  # reading never waits; writing into the run needs it
         if busy is not None:
-            extra["not_written"] = f"eval.json not written: {busy}"
+            extra["not_written"] = f"eval.json{' and the video' if video else ''} not written: {busy}"
         else:
             try:
                 write_eval_json(run, event, deterministic=deterministic,
                                 **{k: v for k, v in extra.items() if k != "step"}, **more)
             except OSError as e:
                 extra["not_written"] = f"could not write {run.eval_path} ({e.strerror or e})"
-    extra.update(more)
-    if video:
-        if not isinstance(agent, RendersEpisodes):
-            raise LabError(f"--video: {cfg.algo} agents cannot render episodes")
-        from lab.training import video as _video
+            if video:
+                from lab.training import video as _video
 
-        # rgb_array rendering needs no display: keep pygame/SDL from looking for one
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-        frames, _ret = agent.render_episode(seed=eval_seed)
-        extra["video"] = str(_video.write_video(frames, run.video_stem, fps=float(env.render_fps or 30)))
+                # rgb_array rendering needs no display: keep pygame/SDL from looking for one
+                os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+                os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+                frames, _ret = agent.render_episode(seed=eval_seed)
+                try:
+                    extra["video"] = str(_video.write_video(frames, run.video_stem, fps=float(env.render_fps or 30)))
+                except OSError as e:
+                    raise LabError(f"--video: could not write {run.video_stem}.* ({e.strerror or e})") from None
+    extra.update(more)
     return event, extra
 
 
