@@ -106,8 +106,6 @@ def check_config(cfg: TrainConfig) -> Any:
     return env
 
 
-_checked_env = check_config
-
 
 # --- the agent ---------------------------------------------------------------------------------
 
@@ -323,7 +321,7 @@ def train(
         sources: per dotted key, where its value came from (from :func:`resolve_config`), written into
             the run's ``config.yaml`` as comments.
     """
-    env = _checked_env(cfg)  # before making the folder
+    env = check_config(cfg)  # before making the folder
     check_budget(cfg)
     device = resolve_device(cfg.device)
     with RunDir.claim(_new_run_path(cfg, run_dir)) as run:
@@ -376,7 +374,7 @@ def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: boo
         done = _already_finished(run)
         if done is not None:
             return done
-        env = _checked_env(cfg)  # before touching the run's files
+        env = check_config(cfg)  # before touching the run's files
         device = resolve_device(cfg.device)
         checkpoint = None
         if run.latest_checkpoint() is not None:
