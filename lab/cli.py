@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from lab.errors import LabError
+from lab.limits import check_options
 
 app = typer.Typer(
     name="lab",
@@ -37,22 +38,6 @@ def user_errors() -> Iterator[None]:
 def _err(line: str) -> None:
     """One line on stderr, whatever the characters (a non-UTF-8 argument echoed back must not crash)."""
     typer.echo(line.encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
-
-
-def _check_numbers(**options: float | int | None) -> None:
-    """Every numeric option finite, integers within an int64 counter, seeds within what numpy accepts."""
-    from lab.limits import check_int, check_seed, finite
-
-    for name, value in options.items():
-        if value is None:
-            continue
-        flag = "--" + name.replace("_", "-")
-        if name == "seed":
-            check_seed(flag, value)
-        elif isinstance(value, float):
-            finite(flag, value)
-        else:
-            check_int(flag, value, low=-(2**63), high=2**63 - 1)
 
 
 # --- lab train -----------------------------------------------------------------------------------
@@ -124,7 +109,7 @@ def train(
     from lab.paths import user_path, writable_path
 
     with user_errors():
-        _check_numbers(
+        check_options(
             steps=steps, seed=seed, n_envs=n_envs, checkpoint_every=checkpoint_every, eval_every=eval_every,
             eval_episodes=eval_episodes, minutes=minutes, iterations=iterations,
             games_per_iteration=games_per_iteration, simulations=simulations, workers=workers,
@@ -234,7 +219,7 @@ def eval_(
 
     with user_errors():
         user_path("RUN_DIR", run_dir)
-        _check_numbers(episodes=episodes, seed=seed)
+        check_options(episodes=episodes, seed=seed)
         kind, cfg = run_kind(run_dir)
         if kind == "generator":
             wrong = [
@@ -564,7 +549,7 @@ def sweep(
     from lab.sweeps import SweepOptions, check_sweep, run_sweep
 
     with user_errors():
-        _check_numbers(trials=trials, workers=workers, retries=retries, timeout=timeout, gpus_per_trial=gpus_per_trial)
+        check_options(trials=trials, workers=workers, retries=retries, timeout=timeout, gpus_per_trial=gpus_per_trial)
         user_path("SWEEP_FILE", sweep_file)
         if out is not None:
             user_path("--out", out)

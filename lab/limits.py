@@ -19,7 +19,9 @@ import os
 
 from lab.errors import LabError
 
-__all__ = ["INT64_MAX", "SEED_MAX", "finite", "positive", "check_int", "check_seed", "available_memory", "gib"]
+__all__ = [
+    "INT64_MAX", "SEED_MAX", "finite", "positive", "check_int", "check_seed", "check_options", "available_memory", "gib",
+]
 
 INT64_MAX = 2**63 - 1
 """Step counters are int64 in torch and numpy: a budget past this cannot be counted."""
@@ -59,6 +61,28 @@ def check_seed(what: str, seed: int) -> int:
         shown = str(seed) if len(str(seed)) < 40 else f"a {len(str(seed))}-digit number"
         raise LabError(f"{what}: expected 0 <= seed <= {SEED_MAX} (what numpy and gymnasium accept), got {shown}")
     return seed
+
+
+def check_options(**options: float | int | None) -> None:
+    """A command's numeric options (``--n-envs`` given as ``n_envs=``): floats finite, integers within an int64
+    counter, ``seed`` within what numpy accepts; None (not given) is skipped.
+
+    >>> check_options(steps=10, minutes=None, seed=0)
+    >>> check_options(timeout=float("inf"))
+    Traceback (most recent call last):
+    ...
+    lab.errors.LabError: --timeout: expected a finite number, got inf
+    """
+    for name, value in options.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name == "seed":
+            check_seed(flag, value)
+        elif isinstance(value, float):
+            finite(flag, value)
+        else:
+            check_int(flag, value, low=-(2**63), high=INT64_MAX)
 
 
 def available_memory() -> int | None:
