@@ -81,12 +81,14 @@ def test_minigrid_trains_with_the_zoos_entry_and_its_env_wrapper(tmp_path, rl_zo
     hyperparams = tmp_path / "ppo.yml"
     hyperparams.write_text(yaml.safe_dump({"MiniGrid-Empty-5x5-v0": entry}))
     run = RunDir(tmp_path / "r")
-    _train("ppo", "minigrid:MiniGrid-Empty-5x5-v0", "--hyperparams", str(hyperparams), "--steps", "1024",
+    # one rollout is 128 x 8 = 1,024 steps: a budget of 1,024 would end before its update (and is refused)
+    _train("ppo", "minigrid:MiniGrid-Empty-5x5-v0", "--hyperparams", str(hyperparams), "--steps", "1280",
            "--eval-episodes", "2", "--run-dir", str(run.path))
     started = read_events(run.events_path)[0]
     assert started["config"]["env_wrapper"] == ["minigrid.wrappers.FlatObsWrapper"]
     assert started["config"]["agent"]["n_envs"] == 8 and started["config"]["agent"]["normalize"] is True
     assert json.loads(run.eval_path.read_text())["episodes"] == 2
+    assert json.loads(run.eval_path.read_text())["updates"] > 0
 
 
 def test_minigrid_ids_resolve_in_both_spellings_with_the_zoos_wrapper():

@@ -219,8 +219,8 @@ def test_hyperparams_go_over_sb3s_defaults_not_the_labs_tuned_values(tmp_path):
     cfg = resolve_config(algo="dqn", env="CartPole-v1", hyperparams=str(tmp_path / "dqn.yml"), sources=sources)
     assert cfg.agent.n_steps == 1 and cfg.agent.net_arch is None  # SB3's, not the lab's 3-step returns and [128, 128]
     assert cfg.agent.train_freq == 4 and cfg.agent.buffer_size == 1_000_000
-    assert sources["agent.learning_rate"] == f"{tmp_path / 'dqn.yml'}:1 (CartPole-v1)"
-    assert sources["steps"] == sources["agent.learning_rate"]
+    assert sources["agent.learning_rate"] == f"{tmp_path / 'dqn.yml'}:3 (CartPole-v1)"  # each key's own line
+    assert sources["steps"] == f"{tmp_path / 'dqn.yml'}:2 (CartPole-v1)"
     assert sources["agent.n_steps"] == "default" and sources["algo"] == "command line"
     tuned: dict = {}
     cfg = resolve_config(algo="dqn", env="CartPole-v1", sets=["agent.gamma=0.9"], sources=tuned)
