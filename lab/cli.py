@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -656,8 +657,13 @@ def ratings(
     from lab.tournament import parse_anchor, print_ratings, rate_files, write_outputs
     from lab.tournament.report import log_to_wandb
 
-    files = [f / "games.jsonl" if f.is_dir() and (f / "games.jsonl").exists() else f for f in files]
+    from lab.paths import user_path
+
     with user_errors():
+        files = [user_path("FILES", f) for f in files]
+        if out is not None:
+            out = user_path("--out", out)
+        files = [f / "games.jsonl" if f.is_dir() and (f / "games.jsonl").exists() else f for f in files]
         if out is None and len(files) > 1:
             raise LabError("--out: several games files are merged; say where the ratings go (--out DIR)")
         folder = out if out is not None else files[0].parent
