@@ -381,7 +381,7 @@ def resume(run_dir: str | Path, *, subscribers: Sequence[Any] = (), display: boo
             ckpt, state = run.load_checkpoint()
             checkpoint = check_agent_checkpoint(state, ckpt.path, algo=cfg.algo, expected_by=str(run.config_path))
             roll_back(run.events_path, checkpoint.step, ckpt.path.name)
-            note = getattr(AGENTS.load(cfg.algo), "resume_differs", None)
+            note = getattr(trainable_class(cfg.algo), "resume_differs", None)
             if note:
                 warn(f"resuming {run.path} at step {checkpoint.step:,}: {note}")
         else:
