@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from lab import atomic
-from lab.events import EventBus, ImageSaved, ImagesReady, MetricsLogged, RunFinished, SafePoint, SamplesEvaluated
+from lab.evaluation import PeriodicEvaluator
+from lab.events import EventBus, ImageSaved, ImagesReady, MetricsLogged, RunFinished, SamplesEvaluated
 from lab.images import save_grid
 from lab.runs import RunDir
 
@@ -42,30 +43,17 @@ class SampleGridWriter:
             self._bus.publish(ImageSaved(step=e.step, key=e.key, path=str(path)))
 
 
-class SampleEvaluator:
-    """Scores the generator every ``every`` steps (0: only at the end) with ``evaluate(n, seed=, tables=False)``."""
+class SampleEvaluator(PeriodicEvaluator):
+    """Scores the generator every ``every`` steps (0: only at the end) with ``evaluate(n, seed=, tables=False)``.
+
+    The schedule (``attach``, ``start_at``, ``on_safe_point``) is the agents' periodic evaluator's; only what
+    one evaluation does differs."""
 
     def __init__(self, every: int, seed: int, n: int | None = None) -> None:
-        self.every = max(0, int(every))
-        self.seed = seed
+        super().__init__(every, episodes=0, seed=seed)
         self.n = n
-        self.next_due = self.every
-        self._bus: EventBus | None = None
 
-    def attach(self, bus: EventBus) -> None:
-        self._bus = bus
-        bus.subscribe(SafePoint, self.on_safe_point)
-
-    def start_at(self, step: int) -> None:
-        if self.every:
-            self.next_due = (step // self.every + 1) * self.every
-
-    def on_safe_point(self, event: SafePoint) -> None:
-        if self.every and event.step >= self.next_due and event.agent is not None:
-            self.start_at(event.step)
-            self.evaluate(event.agent, event.step)
-
-    def evaluate(self, generator: Any, step: int) -> dict[str, Any]:
+    def evaluate(self, generator: Any, step: int) -> dict[str, Any]:  # type: ignore[override]
         results = generator.evaluate(self.n, seed=self.seed, tables=False)
         assert self._bus is not None, "attach() the evaluator to a bus first"
         self._bus.publish(SamplesEvaluated(step=step, results=results))
