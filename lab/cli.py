@@ -177,6 +177,12 @@ def train(
             f"samples; run folder {result.run_dir}"
         )
         return
+    if "one_step" in ev:  # a world model
+        typer.echo(f"finished {result.step:,} steps in {result.seconds:.0f} s: one-step error {ev['one_step']:.3g}, "
+                   f"open-loop 20 {ev.get('open_loop_20') or float('nan'):.3g} (no change "
+                   f"{ev.get('open_loop_20_no_change') or float('nan'):.3g}) on {ev['n']} held-out trajectories; "
+                   f"run folder {result.run_dir}")
+        return
     untrained = " (no update was made: this is the untrained initial policy)" if result.updates == 0 else ""
     updates = f", {result.updates:,} updates" if result.updates else ""
     typer.echo(
@@ -239,7 +245,8 @@ def eval_(
             )
     if kind == "generator":
         typer.echo(format_eval(result))
-        typer.echo(f"{result['n']} samples at step {result['step']:,} in {result['seconds']:.0f} s; "
+        what = "held-out trajectories" if result.get("kind") == "world_model" else "samples"
+        typer.echo(f"{result['n']} {what} at step {result['step']:,} in {result['seconds']:.0f} s; "
                    f"wrote {RunDir(run_dir).eval_path}")
         return
     rates = ""
@@ -296,6 +303,45 @@ def sample(
         done = sample_run(run_dir, out, n=n, seed=seed, device=device, steps=steps, sampler=sampler,
                           class_=class_, guidance=guidance, interpolate=interpolate)
     typer.echo(f"{done['n']} samples {tuple(done['shape'])} in {done['seconds']:.1f} s: {done['samples']}, {done['grid']}")
+
+
+# --- lab dream (learned world models) -------------------------------------------------------------
+
+
+@app.command()
+def dream(
+    env: str = typer.Argument(..., help="The real environment (vector observations: CartPole-v1, Acrobot-v1, ...)."),
+    out: str = typer.Option(..., "--out", "-o", help="Folder of the loop: world-<i>/ and agent-<i>/ runs, dream.json."),
+    algo: str = typer.Option("ppo", "--algo", help="Agent trained inside the world model."),
+    world: str = typer.Option("dynamics", "--world", help="World-model generator."),
+    real_steps: int = typer.Option(20_000, "--real-steps", help="Budget of real steps the world models learn from."),
+    steps_per_iteration: int = typer.Option(2_000, "--steps-per-iteration", help="Real steps collected per iteration."),
+    world_steps: int = typer.Option(3_000, "--world-steps", help="Optimizer steps of each world model."),
+    agent_steps: int = typer.Option(50_000, "--agent-steps", help="Agent steps inside the world model per iteration."),
+    iterations: int = typer.Option(8, "--iterations", help="At most this many iterations."),
+    target: Optional[float] = typer.Option(None, "--target", help="Stop at this real mean return (default: the env's threshold)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every run of the loop."),
+    agent_sets: list[str] = typer.Option([], "--agent-set", help="--set for the agent runs (repeatable)."),
+    world_sets: list[str] = typer.Option([], "--world-set", help="--set for the world-model runs (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display of the runs."),
+) -> None:
+    """Collect real rollouts, train a world model, train an agent only inside it, evaluate it in the real env; repeat
+    with the agent's own rollouts until it solves the env or the real-step budget is spent.
+
+    Example: lab dream CartPole-v1 --out runs/dream-cartpole --real-steps 20000
+    """
+    from lab.dream import DreamConfig, format_summary
+    from lab.dream import dream as run_dream
+    from lab.paths import writable_path
+
+    with user_errors():
+        writable_path("--out", out)
+        cfg = DreamConfig(env=env, algo=algo, world=world, real_steps=real_steps,
+                          steps_per_iteration=steps_per_iteration, world_steps=world_steps, agent_steps=agent_steps,
+                          iterations=iterations, target=target, seed=seed, agent_sets=tuple(agent_sets),
+                          world_sets=tuple(world_sets))
+        summary = run_dream(cfg, out, display=not quiet)
+    typer.echo(format_summary(summary))
 
 
 # --- lab list / config / plot ----------------------------------------------------------------------

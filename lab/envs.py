@@ -78,6 +78,9 @@ class EnvInfo:
     success_return: float | None = None
     """An episode whose return is above this is a success (the env's ``metadata["success_return"]``, if any):
     ``lab eval`` then reports a success rate."""
+    vec_factory: Callable[[int, int], Any] | None = None
+    """``vec_factory(n_envs, seed)``: a VecEnv stepping ``n_envs`` of these envs at once (with episode monitoring),
+    when the env family has one (``world:RUN_DIR`` steps a whole batch in one model call); None: one env each."""
 
     def wrap(self, env: Any) -> Any:
         """Apply :attr:`wrappers` to one env (``make_vec_env``'s ``wrapper_class``)."""
@@ -327,6 +330,9 @@ def resolve_env(
                 if eval_info.observation_space != info.observation_space or eval_info.action_space != info.action_space:
                     raise LabError(f"eval env options {eval_options} change {env_id}'s observation or action space")
                 info = dataclasses.replace(info, eval_factory=eval_factory)
+            vec_env_factory = getattr(obj, "vec_env_factory", None)  # a family that steps batches itself
+            if vec_env_factory is not None:
+                info = dataclasses.replace(info, vec_factory=vec_env_factory(env_id, dict(options or {})))
             return info
     if options or eval_options:
         given = {**(options or {}), **(eval_options or {})}

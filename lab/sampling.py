@@ -140,8 +140,9 @@ def evaluate_generator_run(run_dir: str | os.PathLike, *, n: int | None = None, 
     from lab.evaluation import EVAL_SEED_OFFSET
 
     gen = load_generator(run_dir, device=device, command="lab eval")
-    n = n if n is not None else gen.cfg.eval_samples
-    check_memory(n, gen.data.shape)
+    n = n if n is not None else getattr(gen.cfg, "eval_samples", None)  # world models: held-out trajectories
+    if n is not None:
+        check_memory(n, gen.data.shape)
     eval_seed = (gen.run_seed if seed is None else seed) + EVAL_SEED_OFFSET
     result = gen.evaluate(n, seed=eval_seed)
     result["source"] = gen.source
@@ -161,6 +162,10 @@ def _fmt(v: Any, classes: int | None = None) -> str:
 
 def format_eval(result: dict[str, Any]) -> str:
     """The metrics table of a generator evaluation: model, held-out real split, GMM baseline."""
+    if result.get("kind") == "world_model":
+        from lab.world import format_world_eval
+
+        return format_world_eval(result)
     from_metrics = ("fd", "kid", "precision", "recall", "coverage", "class_accuracy", "copy_rate")
     k = result.get("classes")
     lines = [f"{'metric':<16}{'model':>10}{'real':>10}{'gmm':>10}"]

@@ -238,14 +238,18 @@ class SB3Agent:
         env_kwargs = {"render_mode": render_mode} if render_mode else None
         vec = choose_vec(self.cfg.vec, self.env, n_envs) if training else "dummy"
         factory = self.env.factory if training or self.env.eval_factory is None else self.env.eval_factory
-        venv: VecEnv = make_vec_env(
-            factory,
-            n_envs=n_envs,
-            seed=seed,
-            env_kwargs=env_kwargs,
-            wrapper_class=self.env.wrap if self.env.wrappers else None,
-            vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
-        )
+        venv: VecEnv
+        if self.env.vec_factory is not None and factory is self.env.factory and not self.env.wrappers:
+            venv = self.env.vec_factory(n_envs, seed)  # the env steps its whole batch at once (world:RUN_DIR)
+        else:
+            venv = make_vec_env(
+                factory,
+                n_envs=n_envs,
+                seed=seed,
+                env_kwargs=env_kwargs,
+                wrapper_class=self.env.wrap if self.env.wrappers else None,
+                vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
+            )
         stack = self.cfg.frame_stack if self.cfg.frame_stack is not None else (4 if self.env.atari else 1)
         if stack > 1:
             venv = VecFrameStack(venv, stack)

@@ -81,6 +81,19 @@ class TrainConfig:
 RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
+def _tuned_as(env: str) -> str:
+    """The id whose tuned hyperparameters ``env`` uses: an env family's ``tuned_as(env_id)`` (a learned world model
+    of CartPole-v1 takes CartPole-v1's), else ``env`` itself."""
+    from lab.envs import family_name
+
+    family = family_name(env)
+    if family is not None and family in ENVS:
+        tuned_as = getattr(ENVS.load(family), "tuned_as", None)
+        if tuned_as is not None:
+            return str(tuned_as(env))
+    return env
+
+
 def is_generator(algo: str) -> bool:
     """Whether ``algo`` names a generator (``lab.generators``) rather than an agent."""
     return algo in GENERATORS and algo not in AGENTS
@@ -229,7 +242,8 @@ def resolve_config(
         prov.update({k: v for k, v in zoo_prov.items() if k not in prov})
     else:
         with_sources = getattr(agent_cls, "tuned_with_sources", None)
-        tuned, tuned_from = with_sources(env) if with_sources else (dict(agent_cls.tuned(env)), {})
+        tuned_env = _tuned_as(env)  # an env that stands in for another (world:RUN_DIR) takes that one's values
+        tuned, tuned_from = with_sources(tuned_env) if with_sources else (dict(agent_cls.tuned(tuned_env)), {})
         for k, v in tuned.items():
             if k in RUN_KEYS:
                 data[k] = v

@@ -65,6 +65,8 @@ class SampleEvaluator(PeriodicEvaluator):
     @staticmethod
     def summary(results: dict[str, Any]) -> dict[str, Any]:
         """The headline numbers with their two references (what ``lab train`` prints at the end)."""
+        if "headline" in results:  # a world model's prediction errors (lab.world)
+            return {k: results.get(k) for k in results["headline"]}
         keys = [f"{m}{s}" for m in HEADLINE for s in ("", "_real", "_gmm")]
         return {k: results[k] for k in [*keys, "classes", "n"] if k in results}
 
