@@ -44,9 +44,9 @@ class DynamicsConfig:
     """The real transitions: `data.policy` (random, a run folder, or a `,`-joined mix), `data.steps`, ..."""
     members: int = 5
     """Ensemble members (each trained on its own bootstrap draw of the transitions)."""
-    hidden: int = 200
+    hidden: int = 128
     """Units of each hidden layer."""
-    layers: int = 3
+    layers: int = 2
     """Hidden layers per member."""
     batch_size: int = 256
     """Transitions per member per optimizer step."""
@@ -77,11 +77,11 @@ class DynamicsConfig:
 class EnsembleLinear(nn.Module):
     """E independent linear layers applied in one batched matmul: (E, B, in) -> (E, B, out)."""
 
-    def __init__(self, members: int, n_in: int, n_out: int) -> None:
+    def __init__(self, members: int, n_in: int, n_out: int, gen: torch.Generator) -> None:
         super().__init__()
         bound = 1.0 / math.sqrt(n_in)  # nn.Linear's default initialization, per member
-        self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound, generator=gen))
+        self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound, generator=gen))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -90,11 +90,12 @@ class EnsembleLinear(nn.Module):
 class EnsembleMLP(nn.Module):
     """The members; inputs and outputs are normalized with the training split's statistics (buffers)."""
 
-    def __init__(self, members: int, obs_dim: int, act_dim: int, hidden: int, layers: int) -> None:
+    def __init__(self, members: int, obs_dim: int, act_dim: int, hidden: int, layers: int, seed: int) -> None:
         super().__init__()
+        gen = torch.Generator().manual_seed(seed)  # the weights depend on the seed alone, not on global state
         dims = [obs_dim + act_dim, *[hidden] * layers]
-        self.hidden = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
-        self.head = EnsembleLinear(members, dims[-1], obs_dim + 2)  # delta, reward, termination logit
+        self.hidden = nn.ModuleList(EnsembleLinear(members, a, b, gen) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.head = EnsembleLinear(members, dims[-1], obs_dim + 2, gen)  # delta, reward, termination logit
         self.obs_dim = obs_dim
         for name, n in (("obs_mean", obs_dim), ("obs_std", obs_dim), ("delta_mean", obs_dim), ("delta_std", obs_dim)):
             self.register_buffer(name, torch.zeros(n) if "mean" in name else torch.ones(n))
@@ -165,7 +166,7 @@ class Dynamics:
         self._step = 0
         self.rng = torch.Generator().manual_seed(seed)
         obs_dim, act_dim = data.shape[0], action_width(self.action_space)
-        self.net = EnsembleMLP(cfg.members, obs_dim, act_dim, cfg.hidden, cfg.layers).to(device)
+        self.net = EnsembleMLP(cfg.members, obs_dim, act_dim, cfg.hidden, cfg.layers, seed).to(device)
         tr = data.split(held_out=False)
         self._set_stats(tr)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)

@@ -316,13 +316,14 @@ def dream(
     world: str = typer.Option("dynamics", "--world", help="World-model generator."),
     real_steps: int = typer.Option(20_000, "--real-steps", help="Budget of real steps the world models learn from."),
     steps_per_iteration: int = typer.Option(2_000, "--steps-per-iteration", help="Real steps collected per iteration."),
-    world_steps: int = typer.Option(3_000, "--world-steps", help="Optimizer steps of each world model."),
+    world_steps: int = typer.Option(2_000, "--world-steps", help="Optimizer steps of each world model."),
     agent_steps: int = typer.Option(50_000, "--agent-steps", help="Agent steps inside the world model per iteration."),
     iterations: int = typer.Option(8, "--iterations", help="At most this many iterations."),
     target: Optional[float] = typer.Option(None, "--target", help="Stop at this real mean return (default: the env's threshold)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every run of the loop."),
     agent_sets: list[str] = typer.Option([], "--agent-set", help="--set for the agent runs (repeatable)."),
     world_sets: list[str] = typer.Option([], "--world-set", help="--set for the world-model runs (repeatable)."),
+    continue_from: Optional[str] = typer.Option(None, "--continue-from", help="Begin with this trained world-model run of ENV."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display of the runs."),
 ) -> None:
     """Collect real rollouts, train a world model, train an agent only inside it, evaluate it in the real env; repeat
@@ -339,7 +340,7 @@ def dream(
         cfg = DreamConfig(env=env, algo=algo, world=world, real_steps=real_steps,
                           steps_per_iteration=steps_per_iteration, world_steps=world_steps, agent_steps=agent_steps,
                           iterations=iterations, target=target, seed=seed, agent_sets=tuple(agent_sets),
-                          world_sets=tuple(world_sets))
+                          world_sets=tuple(world_sets), continue_from=continue_from)
         summary = run_dream(cfg, out, display=not quiet)
     typer.echo(format_summary(summary))
 

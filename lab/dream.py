@@ -47,7 +47,7 @@ class DreamConfig:
     """Budget of real transitions collected for the world models."""
     steps_per_iteration: int = 2_000
     """Real steps collected per iteration (random play in the first)."""
-    world_steps: int = 3_000
+    world_steps: int = 2_000
     """Optimizer steps of each world model."""
     agent_steps: int = 50_000
     """Agent steps inside the world model per iteration."""
@@ -65,6 +65,8 @@ class DreamConfig:
     """Extra `--set` overrides of the agent runs (`agent.n_envs=16`)."""
     world_sets: tuple[str, ...] = ()
     """Extra `--set` overrides of the world-model runs."""
+    continue_from: str | None = None
+    """A trained world-model run of `env`: the first iteration trains the agent inside it (its real steps count)."""
 
     def __post_init__(self) -> None:
         for name in ("real_steps", "steps_per_iteration", "world_steps", "agent_steps", "iterations", "eval_episodes"):
@@ -115,6 +117,17 @@ def _train(algo: str, env: str, steps: int, run_dir: Path, seed: int, sets: list
     return training.train(cfg, run_dir=run_dir, display=display)
 
 
+def _read_eval(run: Path) -> dict[str, Any]:
+    path = Path(run) / "eval.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _sources_of(world_run: Path) -> list[str]:
+    from lab.training.config import resolve_config
+
+    return resolve_config(config_file=str(Path(world_run) / "config.yaml")).agent.data.sources()
+
+
 def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[str, Any]:
     """Run the loop into ``out`` (see the module docstring); returns the summary written to ``out/dream.json``."""
     from lab.envs import resolve_env
@@ -129,6 +142,15 @@ def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[st
     if cfg.world not in GENERATORS or not getattr(GENERATORS.load(cfg.world), "world_model", None):
         worlds = [n for n in GENERATORS.names() if getattr(GENERATORS.load(n), "world_model", None)]
         raise LabError(f"--world {cfg.world}: not a world model; choices: {', '.join(worlds)}")
+    first_world: Path | None = None
+    real = 0
+    if cfg.continue_from is not None:
+        from lab.world import load_world_model
+
+        model = load_world_model(cfg.continue_from, where="--continue-from ")
+        if model.env_id != cfg.env:
+            raise LabError(f"--continue-from {cfg.continue_from}: a world model of {model.env_id}, not of {cfg.env}")
+        first_world, real = Path(cfg.continue_from), int(model.data.real_steps)
     target = cfg.target if cfg.target is not None else info.reward_threshold
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +158,7 @@ def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[st
     log = EventLog(out / "events.jsonl")
     log.attach(bus)
     sources: list[str] = ["random"]
-    real, eval_steps, history = 0, 0, []
+    eval_steps, history = 0, []
     t0 = time.perf_counter()
     summary: dict[str, Any] = {}
     try:
@@ -146,16 +168,21 @@ def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[st
                      f"{cfg.steps_per_iteration:,} > {cfg.real_steps:,}); stopping")
                 break
             world_run, agent_run = out / f"world-{it}", out / f"agent-{it}"
-            # 1. + 2. collect (inside the world model's data loading, cached per player) and train the world model
-            policy = ",".join(sources)
-            sets = [f"data.policy={policy}", f"data.steps={cfg.steps_per_iteration}",
-                    f"data.random_share={cfg.random_share}", *cfg.world_sets]
-            real += cfg.steps_per_iteration
-            _say(f"dream {it}/{cfg.iterations}: real steps {real:,}/{cfg.real_steps:,} (playing: {sources[-1]}); "
-                 f"training {cfg.world} -> {world_run}")
-            bus.publish(RealStepsCollected(step=real, iteration=it, collected=cfg.steps_per_iteration,
-                                           source=sources[-1]))
-            w = _train(cfg.world, f"rollouts:{cfg.env}", cfg.world_steps, world_run, cfg.seed, sets, display)
+            if it == 1 and first_world is not None:
+                world_run, weval = first_world, _read_eval(first_world)
+                sources = [f for f in _sources_of(first_world)]
+                bus.publish(RealStepsCollected(step=real, iteration=it, collected=0, source=str(first_world)))
+            else:
+                # 1. + 2. collect (in the world model's data loading, cached per player) and train the world model
+                sets = [f"data.policy={','.join(sources)}", f"data.steps={cfg.steps_per_iteration}",
+                        f"data.random_share={cfg.random_share}", *cfg.world_sets]
+                real += cfg.steps_per_iteration
+                _say(f"dream {it}/{cfg.iterations}: real steps {real:,}/{cfg.real_steps:,} (playing: {sources[-1]}); "
+                     f"training {cfg.world} -> {world_run}")
+                bus.publish(RealStepsCollected(step=real, iteration=it, collected=cfg.steps_per_iteration,
+                                               source=sources[-1]))
+                w = _train(cfg.world, f"rollouts:{cfg.env}", cfg.world_steps, world_run, cfg.seed, sets, display)
+                weval = w.eval or _read_eval(world_run)
             # 3. the agent, only inside the world model
             _say(f"dream {it}/{cfg.iterations}: training {cfg.algo} {cfg.agent_steps:,} steps inside "
                  f"world:{world_run} -> {agent_run}")
@@ -164,7 +191,6 @@ def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[st
             event, extra = evaluate_run(str(agent_run), episodes=cfg.eval_episodes, env_id=cfg.env)
             steps = int(round(extra.get("mean_length", 0) * cfg.eval_episodes))
             eval_steps += steps
-            weval = (w.eval or {}) if hasattr(w, "eval") else {}
             row = {"iteration": it, "real_steps": real, "eval_steps": eval_steps, "mean_return": event.mean_return,
                    "std_return": event.std_return, "world_run": str(world_run), "agent_run": str(agent_run),
                    "world_one_step": weval.get("one_step"), "world_open_loop_20": weval.get("open_loop_20")}
