@@ -59,7 +59,7 @@ def main() -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from envs.world import WorldVecEnv, load_model
+    from envs.world.env import WorldVecEnv, load_model
     from lab.envs import resolve_env
 
     torch.set_num_threads(args.threads)

@@ -308,6 +308,43 @@ class Dynamics:
             out[:, t + 1] = obs
         return out
 
+    def sample_rollout(self, out: Any, *, rollout: int, n: int, seed: int) -> dict[str, Any]:
+        """``lab sample RUN --rollout K``: held-out trajectory K beside ``n`` open-loop dreams along its actions:
+        ``OUT/rollout.npz`` (``real`` (T + 1, D), ``dreamed`` (n, T + 1, D)) and ``OUT/rollout.png`` (one panel per
+        observation dimension)."""
+        from pathlib import Path
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from lab import atomic
+
+        out = Path(out)
+        dreamed = self.sample(n, seed=seed, rollout=rollout)
+        tr = self.data.trajectories(held_out=True)[rollout]
+        real = np.concatenate([tr["obs"][:1], tr["next_obs"]])
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_write(out / "rollout.npz", "wb") as f:
+            np.savez(f, real=real, dreamed=dreamed, actions=tr["actions"])
+        d = real.shape[1]
+        fig, axes = plt.subplots(d, 1, figsize=(7, 1.8 * d), sharex=True, squeeze=False)
+        for i, ax in enumerate(axes[:, 0]):
+            for k in range(n):
+                ax.plot(dreamed[k, :, i], color="tab:orange", alpha=0.5, lw=1, label="dreamed" if k == 0 else None)
+            ax.plot(real[:, i], color="black", lw=1.5, label="real")
+            ax.set_ylabel(f"obs[{i}]")
+        axes[0, 0].legend(loc="upper left", fontsize=8)
+        axes[-1, 0].set_xlabel("step (the real actions, open loop)")
+        fig.suptitle(f"{self.env_id}: held-out trajectory {rollout}, real vs dreamed")
+        fig.tight_layout()
+        with atomic.atomic_write(out / "rollout.png", "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
+        plt.close(fig)
+        return {"samples": str(out / "rollout.npz"), "grid": str(out / "rollout.png"), "n": n,
+                "shape": list(dreamed.shape), "steps": len(tr["actions"])}
+
     # --- evaluation ---------------------------------------------------------------------------------
     def evaluate(self, n: int | None = None, *, seed: int, tables: bool = True) -> dict[str, Any]:
         """One-step and open-loop errors against held-out real trajectories, reward and termination accuracy,

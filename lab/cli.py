@@ -281,9 +281,12 @@ def sample(
     guidance: Optional[float] = typer.Option(None, "--guidance", help="Classifier-free guidance weight (1: none)."),
     interpolate: Optional[str] = typer.Option(None, "--interpolate", help="VAE: A,B: a latent interpolation between "
                                               "held-out images A and B."),
+    rollout: Optional[int] = typer.Option(None, "--rollout", help="World models: held-out real trajectory K beside "
+                                          "N dreams along its actions (OUT/rollout.png, rollout.npz)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Draw samples from a generator run: OUT/samples.npy ((N, C, H, W) float32 in [0, 1]) and OUT/grid.png.
+    World models: real vs dreamed (lab sample runs/dynamics-CartPole --rollout 0 --n 5 --out strip/).
 
     Examples:
 
@@ -301,7 +304,7 @@ def sample(
         if steps is not None and steps < 1:
             raise LabError(f"--steps: expected a positive number, got {steps}")
         done = sample_run(run_dir, out, n=n, seed=seed, device=device, steps=steps, sampler=sampler,
-                          class_=class_, guidance=guidance, interpolate=interpolate)
+                          class_=class_, guidance=guidance, interpolate=interpolate, rollout=rollout)
     typer.echo(f"{done['n']} samples {tuple(done['shape'])} in {done['seconds']:.1f} s: {done['samples']}, {done['grid']}")
 
 

@@ -109,6 +109,13 @@ def sample_run(
     if out.exists() and not out.is_dir():
         raise LabError(f"--out {out}: exists and is not a folder")
     gen = load_generator(run_dir, device=device)
+    rollout = options.pop("rollout", None)
+    if getattr(gen, "world_model", None):  # a world model: real vs dreamed along a held-out trajectory's actions
+        t0 = time.perf_counter()
+        done = gen.sample_rollout(out, rollout=rollout or 0, n=n, seed=seed)
+        return {**done, "seconds": time.perf_counter() - t0, "source": gen.source}
+    if rollout is not None:
+        raise LabError(f"--rollout: {run_dir} is a {type(gen).__name__.lower()} run, not a world model")
     check_memory(n, gen.data.shape)
     cls = options.pop("class_", None)
     labels = None

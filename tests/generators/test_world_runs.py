@@ -136,3 +136,34 @@ def test_world_of_a_run_that_is_no_world_model(tmp_path):
 def test_a_world_model_of_another_env(world_run, tmp_path):
     line = one_error_line(cli("dream", "Acrobot-v1", "--out", tmp_path / "d", "--continue-from", world_run))
     assert line == f"--continue-from {world_run}: a world model of CartPole-v1, not of Acrobot-v1"
+
+
+def test_sample_draws_real_beside_dreamed(world_run, tmp_path):
+    import numpy as np
+
+    r = cli("sample", world_run, "--rollout", 0, "--n", 3, "--out", tmp_path / "strip")
+    assert r.exit_code == 0, r.output
+    z = np.load(tmp_path / "strip" / "rollout.npz")
+    assert z["dreamed"].shape == (3, len(z["real"]), 4) and (tmp_path / "strip" / "rollout.png").is_file()
+    assert np.array_equal(z["dreamed"][:, 0], np.repeat(z["real"][:1], 3, axis=0))  # every dream starts at the real start
+    line = one_error_line(cli("sample", world_run, "--rollout", 99, "--out", tmp_path / "x"))
+    assert line.startswith("--rollout 99: expected a held-out trajectory 0..")
+
+
+def test_the_world_env_of_a_trained_model_passes_check_env_and_reports_disagreement(world_run):
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    from lab.envs import make_env, resolve_env
+
+    info = resolve_env(f"world:{world_run}")
+    real = resolve_env("CartPole-v1")
+    assert (info.observation_space, info.action_space) == (real.observation_space, real.action_space)
+    env = make_env(info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CartPole's own infinite bounds, copied
+        check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    _obs, reward, _term, _trunc, step_info = env.step(0)
+    assert step_info["disagreement"] >= 0 and abs(reward - 1.0) < 0.5
