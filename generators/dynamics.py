@@ -123,8 +123,10 @@ def _std(x: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 class Dynamics:
-    """An ensemble dynamics model of a vector-observation environment (the lab.generator contract, plus the world
-    model methods ``envs/world`` steps: ``start_observations`` and ``dream_step``)."""
+    """MLP ensemble learning a vector-observation env (next observation, reward, end); world:RUN_DIR plays it.
+
+    The lab.generator contract, plus the world-model methods ``envs/world`` steps: ``start_observations`` and
+    ``dream_step``."""
 
     Config: ClassVar[type] = DynamicsConfig
     progress_metrics: ClassVar[tuple[str, ...]] = ("train/loss", "train/transitions_per_s")

@@ -236,8 +236,8 @@ def load_transitions(env_id: str, cfg: TransitionsConfig) -> Transitions:
         raise LabError(f"rollouts:{env_id}: a {info.kind}, not a single-agent Gymnasium environment")
     problem = vector_space_problem(info.observation_space)
     if problem is not None:
-        raise LabError(f"rollouts:{env_id}: {problem}; the dynamics model takes vector observations "
-                       "(for images and grids: lab train world-diffusion rollouts:ENV_ID)")
+        raise LabError(f"rollouts:{env_id}: {problem}; the dynamics model takes vector observations (images and "
+                       "grids need an image world model, world-diffusion, which this version does not have yet)")
     action_width(info.action_space)
     parts = []
     for i, policy in enumerate(cfg.sources()):
