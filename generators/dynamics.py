@@ -166,6 +166,7 @@ class Dynamics:
         self.observation_space = self.info.observation_space
         self.max_episode_steps = self.info.max_episode_steps
         self._step = 0
+        self._scale: np.ndarray | None = None
         self.rng = torch.Generator().manual_seed(seed)
         obs_dim, act_dim = data.shape[0], action_width(self.action_space)
         self.net = EnsembleMLP(cfg.members, obs_dim, act_dim, cfg.hidden, cfg.layers, seed).to(device)
@@ -248,6 +249,7 @@ class Dynamics:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._scale = None  # the observation statistics come with the weights
         self._step = int(state["step"])
         self.net.load_state_dict(state["modules"]["net"])
         if "optimizers" in state:
@@ -260,16 +262,22 @@ class Dynamics:
         """(K, D) real first observations of the training episodes: where dreamed episodes begin."""
         return self._starts
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every member's (next observations (E, B, D), rewards (E, B), termination probabilities (E, B))."""
-        self.net.eval()
+        if self.net.training:
+            self.net.eval()
         o = torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
         a = torch.as_tensor(encode_actions(self.action_space, actions), device=self.device)
         e = self.cfg.members
         oe, ae = o.expand(e, *o.shape), a.expand(e, *a.shape)
         nxt, rew, p = self.net.decode(oe, self.net(oe, ae))
         return nxt.cpu().numpy(), rew.cpu().numpy(), p.cpu().numpy()
+
+    def _obs_scale(self) -> np.ndarray:
+        if self._scale is None:
+            self._scale = self.net.obs_std.cpu().numpy()
+        return self._scale
 
     def dream_step(self, obs: np.ndarray, actions: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """One dreamed step of a batch: next ``obs`` (B, D), ``reward`` (B,), ``terminated`` (B,) bool and
@@ -281,7 +289,7 @@ class Dynamics:
             next_obs, reward = nxt[m, np.arange(b)], rew[m, np.arange(b)]
         else:
             next_obs, reward = nxt.mean(0), rew.mean(0)
-        scale = self.net.obs_std.cpu().numpy()
+        scale = self._obs_scale()
         disagreement = (nxt / scale).std(0).mean(-1) if self.cfg.members > 1 else np.zeros(b, np.float32)
         return {"obs": next_obs.astype(np.float32), "reward": reward.astype(np.float32),
                 "terminated": p.mean(0) > self.cfg.termination_threshold,

@@ -49,7 +49,7 @@ _AZ = "AlphaZero (board games)"
 @app.command(no_args_is_help=False)
 def train(
     algo: Optional[str] = typer.Argument(
-        None, help="Agent (dqn, ppo, sac, ...: `lab list agents`) or generator (diffusion, vae, gan)."
+        None, help="Agent (dqn, ppo, sac, ...: `lab list agents`) or generator (diffusion, vae, gan, dynamics)."
     ),
     env: Optional[str] = typer.Argument(
         None, help="Gymnasium id (CartPole-v1), lab environment, module:Class; for generators a data set "
