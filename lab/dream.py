@@ -60,7 +60,7 @@ class DreamConfig:
     eval_episodes: int = 10
     """Real episodes per evaluation."""
     seed: int = 0
-    """Seed of every run of the loop."""
+    """Seed of every run of the loop and of the real episodes collected (`data.split_seed`)."""
     agent_sets: tuple[str, ...] = ()
     """Extra `--set` overrides of the agent runs (`agent.n_envs=16`)."""
     world_sets: tuple[str, ...] = ()
@@ -175,7 +175,7 @@ def dream(cfg: DreamConfig, out: str | Path, *, display: bool = True) -> dict[st
             else:
                 # 1. + 2. collect (in the world model's data loading, cached per player) and train the world model
                 sets = [f"data.policy={','.join(sources)}", f"data.steps={cfg.steps_per_iteration}",
-                        f"data.random_share={cfg.random_share}", *cfg.world_sets]
+                        f"data.random_share={cfg.random_share}", f"data.split_seed={cfg.seed}", *cfg.world_sets]
                 real += cfg.steps_per_iteration
                 _say(f"dream {it}/{cfg.iterations}: real steps {real:,}/{cfg.real_steps:,} (playing: {sources[-1]}); "
                      f"training {cfg.world} -> {world_run}")
