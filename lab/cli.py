@@ -296,9 +296,11 @@ def sample(
 
       lab sample runs/vae-digits --n 16 --interpolate 0,5 --out walk/
     """
+    from lab.paths import user_path
     from lab.sampling import sample_run
 
     with user_errors():
+        user_path("RUN_DIR", run_dir)
         if sampler is not None and sampler not in ("ddim", "ddpm"):
             raise LabError(f"--sampler {sampler}: expected ddim or ddpm")
         if steps is not None and steps < 1:
