@@ -46,7 +46,8 @@ class TrainerConfig:
     eval_samples: int = 1000
     """Samples the final evaluation scores (`lab eval --n` overrides it)."""
     amp: Literal["auto", "bfloat16", "float16", "off"] = "auto"
-    """Mixed precision on CUDA (auto: bfloat16 where supported); CPU always trains in float32."""
+    """Mixed-precision autocast. auto: bfloat16 on CUDA where supported (else float16), float32 on the CPU;
+    bfloat16 / float16: that dtype on either device (losses are still reduced in float32)."""
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "log_every", "grid_samples", "eval_samples"):
@@ -92,13 +93,19 @@ class DataStream:
 
 
 def _amp_dtype(cfg: TrainerConfig, device: str) -> torch.dtype | None:
-    if not device.startswith("cuda") or cfg.amp == "off":
+    """The autocast dtype: on CUDA ``auto`` is bfloat16 where supported, else float16; on the CPU ``auto`` is
+    float32 (no autocast), and ``bfloat16`` / ``float16`` autocast only when asked for."""
+    if cfg.amp == "off":
         return None
-    if cfg.amp == "float16":
+    if device.startswith("cuda"):
+        if cfg.amp == "float16":
+            return torch.float16
+        if cfg.amp == "bfloat16" or torch.cuda.is_bf16_supported():
+            return torch.bfloat16
         return torch.float16
-    if cfg.amp == "bfloat16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+    if cfg.amp == "auto":
+        return None
+    return torch.bfloat16 if cfg.amp == "bfloat16" else torch.float16
 
 
 class ImageGenerator:
@@ -175,7 +182,7 @@ class ImageGenerator:
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.amp_dtype)
+        return torch.autocast(torch.device(self.device).type, dtype=self.amp_dtype)
 
     def lr_scale(self) -> float:
         """Linear warm-up factor for the step about to be taken."""
@@ -222,7 +229,11 @@ class ImageGenerator:
                 ctx.bus.publish(self._images_event())
             ctx.bus.publish(SafePoint(step=self._step, agent=self))
         if self._step >= total:
+            self.finish_training()
             ctx.bus.publish(self._images_event())
+
+    def finish_training(self) -> None:
+        """Hook run once the budget is reached, before the final grid and checkpoint (VAE: fits its latent prior)."""
 
     # --- state --------------------------------------------------------------------------------------
     def state_dict(self, *, full: bool = True) -> dict[str, Any]:

@@ -238,7 +238,10 @@ def folder(arg: str | None, cfg: DataConfig) -> ImageDataset:
 
 
 def rollouts(arg: str | None, cfg: DataConfig) -> ImageDataset:
-    """Frames (``rgb_array``, downscaled to 32×32 by default) or image observations of a Gymnasium environment, with the actions.
+    """Frames (``rgb_array``, downscaled to 32×32 by default) or observations of a Gymnasium environment, with the actions.
+
+    With ``data.observations``, image observations are resized like frames and vector observations served as
+    (1, 1, D) images scaled per feature to [0, 1] (the raw vectors in ``extras["observations"]``).
 
     Collected once per (environment, player, size, episodes) and cached in the lab's data folder.
     """
@@ -246,8 +249,8 @@ def rollouts(arg: str | None, cfg: DataConfig) -> ImageDataset:
         raise LabError("data set 'rollouts' needs an environment id: rollouts:ENV_ID (e.g. rollouts:CartPole-v1)")
     from generators.rollouts import collect
 
-    images, actions = collect(arg, cfg)
-    return _make(f"rollouts:{arg}", images, None, (), cfg, extras={"actions": actions})
+    images, extras = collect(arg, cfg)
+    return _make(f"rollouts:{arg}", images, None, (), cfg, extras=extras)
 
 
 # --- resolution ----------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Collect frames (or image observations) and actions from a Gymnasium environment, cached in the lab's data folder."""
+"""Collect frames (or observations) and actions from a Gymnasium environment, cached in the lab's data folder.
+
+Three kinds of image come out: rendered ``rgb_array`` frames (the default), image-shaped observations, and
+vector observations (``data.observations=true`` on an environment such as CartPole-v1), which are served as
+(1, 1, D) "images", each feature min-max scaled to [0, 1] over the collected set; the raw vectors are kept
+beside the actions (``observations``) so nothing is lost to the scaling.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import numpy as np
 from lab import atomic
 from lab.errors import LabError
 
-__all__ = ["collect", "cache_path"]
+__all__ = ["collect", "cache_path", "scale_vectors"]
 
 
 def cache_path(env_id: str, cfg: Any) -> Path:
@@ -58,12 +64,27 @@ def _player(policy: str, env: Any, seed: int, env_id: str) -> Any:
     return act
 
 
-def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, C, S, S) float32 in [0, 1], actions (N, ...)); the action is the one taken after the frame."""
+def scale_vectors(obs: np.ndarray) -> np.ndarray:
+    """(N, D) vectors -> (N, 1, 1, D) float32 in [0, 1], each feature min-max scaled (a constant one: 0.5).
+
+    >>> scale_vectors(np.array([[0.0, 2.0, 5.0], [4.0, 2.0, -5.0]]))[:, 0, 0]
+    array([[0. , 0.5, 1. ],
+           [1. , 0.5, 0. ]], dtype=float32)
+    """
+    obs = np.asarray(obs, np.float64)
+    lo, hi = obs.min(0), obs.max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = np.where(hi > lo, (obs - lo) / span, 0.5)
+    return scaled.astype(np.float32)[:, None, None, :]
+
+
+def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(images (N, C, H, W) float32 in [0, 1], extras): ``extras["actions"]`` (N, ...) holds the action taken after
+    each frame, and for vector observations ``extras["observations"]`` (N, D) the raw vectors."""
     path = cache_path(env_id, cfg)
     if path.is_file():
         with np.load(path) as z:
-            return z["images"], z["actions"]
+            return z["images"], {k: z[k] for k in z.files if k != "images"}
     import gymnasium as gym
 
     from generators.datasets import resize_images
@@ -88,9 +109,11 @@ def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
                 img = np.asarray(img)
                 if img.ndim == 2:
                     img = img[:, :, None]
-                if img.ndim != 3 or img.shape[2] not in (1, 3):
-                    what = "observations" if cfg.observations else "frames"
-                    raise LabError(f"rollouts:{env_id}: its {what} have shape {img.shape}, not an (H, W, 1 or 3) image")
+                vector = cfg.observations and img.ndim == 1  # scaled to [0, 1] once all are collected
+                if not vector and (img.ndim != 3 or img.shape[2] not in (1, 3)):
+                    what, want = ("observations", "a vector or an (H, W, 1 or 3) image") if cfg.observations \
+                        else ("frames", "an (H, W, 1 or 3) image")
+                    raise LabError(f"rollouts:{env_id}: its {what} have shape {img.shape}, not {want}")
                 action = act(obs)
                 frames.append(img)
                 actions.append(np.asarray(action))
@@ -102,6 +125,13 @@ def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
         env.close()
     if not frames:
         raise LabError(f"rollouts:{env_id}: collected no frames")
+    extras = {"actions": np.stack(actions)}
+    if frames[0].ndim == 1:  # vector observations: (N, D), served as (N, 1, 1, D) in [0, 1]
+        extras["observations"] = np.stack(frames).astype(np.float32)
+        images = scale_vectors(extras["observations"])
+        with atomic.atomic_write(path, "wb") as f:
+            np.savez_compressed(f, images=images, **extras)
+        return images, extras
     scale = 255.0 if frames[0].dtype == np.uint8 else max(1.0, float(np.max([f.max() for f in frames])))
     batch = np.stack([f.astype(np.float32) / scale for f in frames]).transpose(0, 3, 1, 2)  # (N, C, H, W)
     if batch.shape[-2] != batch.shape[-1]:
@@ -110,7 +140,6 @@ def collect(env_id: str, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
 
         batch = F.interpolate(torch.from_numpy(batch), size=(size, size), mode="area").numpy()
     images = resize_images(batch, size)
-    acts = np.stack(actions)
     with atomic.atomic_write(path, "wb") as f:
-        np.savez_compressed(f, images=images, actions=acts)
-    return images, acts
+        np.savez_compressed(f, images=images, **extras)
+    return images, extras

@@ -2,13 +2,15 @@
 
 Loss per image: binary cross-entropy of the reconstruction (pixels in [0, 1]) + β · KL(q(z|x) ‖ N(0, I)),
 with β ramped linearly from 0 over ``beta_warmup`` steps (Bowman et al. 2016) so the decoder learns to use
-the latent before the prior pulls on it. Samples decode prior draws to the decoder's mean image.
+the latent before the prior pulls on it. Samples are the decoder's mean image of latent draws: by default from
+a Gaussian mixture fitted to the training codes after training (``prior: gmm``, see
+:mod:`generators.latent_prior`), or from the N(0, I) prior (``prior: normal``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -16,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from generators.core import ImageGenerator, TrainerConfig
+from generators.latent_prior import LatentGMM
 from lab.errors import ConfigError, LabError
 
 __all__ = ["VAE", "VAEConfig", "ConvVAE"]
@@ -33,11 +36,19 @@ class VAEConfig(TrainerConfig):
     """Weight of the KL term (1: the evidence lower bound; less: sharper reconstructions, a less regular latent)."""
     beta_warmup: int = 500
     """Steps over which beta ramps from 0 to `beta`; 0: no warm-up."""
+    prior: Literal["normal", "gmm"] = "gmm"
+    """What samples decode: `gmm`, draws from a Gaussian mixture fitted after training to the training images'
+    posterior means (ex-post density estimation: it avoids the regions of N(0, I) the encoder never uses);
+    `normal`, draws from the N(0, I) prior (`lab sample --prior normal` picks either at sampling time)."""
+    prior_components: int = 10
+    """Components of the `gmm` latent prior."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.latent < 1 or self.channels < 1:
             raise ConfigError(f"agent.latent and agent.channels: expected positive numbers, got {self.latent}, {self.channels}")
+        if self.prior_components < 1:
+            raise ConfigError(f"agent.prior_components: expected a positive number, got {self.prior_components}")
         if self.beta < 0 or self.beta_warmup < 0:
             raise ConfigError(f"agent.beta and agent.beta_warmup: expected 0 or more, got {self.beta}, {self.beta_warmup}")
 
@@ -82,7 +93,7 @@ class VAE(ImageGenerator):
 
     Config: ClassVar[type] = VAEConfig
     default_steps: ClassVar[int] = 3000
-    sample_options: ClassVar[frozenset[str]] = frozenset({"interpolate"})
+    sample_options: ClassVar[frozenset[str]] = frozenset({"interpolate", "prior"})
 
     @classmethod
     def tiny_config(cls) -> VAEConfig:
@@ -94,12 +105,41 @@ class VAE(ImageGenerator):
         super().__init__(cfg, data, seed=seed, device=device)
         self.net = ConvVAE(data.shape, cfg.latent, cfg.channels).to(device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        self._prior: LatentGMM | None = None
+        self._prior_step = -1
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"vae": self.net}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": self.opt}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"latent_prior": self._prior.state_dict() if self._prior is not None else {},
+                "latent_prior_step": self._prior_step}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        fitted = state.get("latent_prior") or {}
+        self._prior = LatentGMM.from_state_dict(fitted) if fitted else None
+        self._prior_step = int(state.get("latent_prior_step", -1)) if fitted else -1
+
+    def finish_training(self) -> None:
+        if self.cfg.prior == "gmm":
+            self.latent_prior()
+
+    @torch.no_grad()
+    def latent_prior(self) -> LatentGMM:
+        """The mixture fitted to the training split's posterior means at the current step (fitted when missing)."""
+        if self._prior is None or self._prior_step != self._step:
+            was = self.net.training
+            self.net.eval()
+            x = torch.from_numpy(self.data.train)
+            codes = torch.cat([self.net.encode(x[i : i + 512].to(self.device))[0].float().cpu()
+                               for i in range(0, len(x), 512)])  # (N, L)
+            self.net.train(was)
+            self._prior = LatentGMM.fit(codes, components=self.cfg.prior_components, seed=0)  # a function of the weights
+            self._prior_step = self._step
+        return self._prior
 
     def beta_now(self) -> float:
         w = self.cfg.beta_warmup
@@ -122,7 +162,13 @@ class VAE(ImageGenerator):
         return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
     def _generate(self, n: int, labels: torch.Tensor | None, gen: torch.Generator, **options: Any) -> torch.Tensor:
-        z = torch.randn((n, self.cfg.latent), generator=gen).to(self.device)
+        prior = options.get("prior", self.cfg.prior)
+        if prior == "gmm":
+            z = self.latent_prior().sample(n, gen).to(self.device)
+        elif prior == "normal":
+            z = torch.randn((n, self.cfg.latent), generator=gen).to(self.device)
+        else:
+            raise LabError(f"--prior {prior}: expected normal or gmm")
         return torch.sigmoid(self.net.decode_logits(z))
 
     def sample(self, n: int, *, seed: int, labels: np.ndarray | None = None, batch: int = 256, **options: Any) -> np.ndarray:
@@ -130,6 +176,15 @@ class VAE(ImageGenerator):
         if pair is None:
             return super().sample(n, seed=seed, labels=labels, batch=batch, **options)
         return self.interpolate(pair, n)
+
+    def extra_evaluation(self, n: int, *, seed: int, tables: bool) -> dict[str, Any]:
+        """With the `gmm` prior, the same metrics for samples of the N(0, I) prior (``prior_normal``), for comparison."""
+        from generators.metrics import evaluate_samples
+
+        if self.cfg.prior != "gmm":
+            return {}
+        rep = evaluate_samples(self.sample(n, seed=seed, prior="normal"), self.data, seed=seed)
+        return {"prior_normal": rep.as_dict()}
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray) -> np.ndarray:

@@ -94,3 +94,21 @@ def test_rollouts_random_player_cached(lab_data_dir):
     assert len(cached) == 1
     again = load_dataset("rollouts:CartPole-v1", cfg)
     assert np.array_equal(ds.train, again.train)
+
+
+def test_rollouts_vector_observations_keep_raw_vectors_and_actions(lab_data_dir):
+    cfg = DataConfig(episodes=10, max_frames=40, observations=True)
+    ds = load_dataset("rollouts:CartPole-v1", cfg)
+    assert ds.shape == (1, 1, 4) and not ds.labeled  # CartPole's 4 features as a 1x4 "image"
+    assert len(ds.train) + len(ds.held_out) == 40
+    obs, actions = ds.extras["observations"], ds.extras["actions"]
+    assert obs.shape == (len(ds.train), 4) and actions.shape == (len(ds.train),)
+    assert set(np.unique(actions)) <= {0, 1}
+    assert ds.train.min() >= 0 and ds.train.max() <= 1
+    # the served values are the raw vectors min-max scaled per feature: a monotone map of each column
+    for j in range(4):
+        order = np.argsort(obs[:, j], kind="stable")
+        assert np.all(np.diff(ds.train[order, 0, 0, j]) >= 0)
+    again = load_dataset("rollouts:CartPole-v1", cfg)  # from the cache: the same arrays, extras included
+    assert np.array_equal(again.train, ds.train) and np.array_equal(again.extras["observations"], obs)
+    assert np.array_equal(again.extras["actions"], actions)

@@ -132,3 +132,15 @@ def test_evaluate_reports_metrics_beside_both_references(gen_cls, digits8):
     for m in ("fd", "kid", "precision", "recall", "coverage", "copy_rate"):
         assert m in out and f"{m}_real" in out and f"{m}_gmm" in out
     assert out["fd_real"] < out["fd_gmm"]
+
+
+def test_bfloat16_autocast_trains_on_the_cpu(gen_cls, digits8):
+    cfg = dataclasses.replace(gen_cls.tiny_config(), amp="bfloat16")
+    g = gen_cls(cfg, digits8, seed=0, device="cpu")
+    assert g.amp_dtype == torch.bfloat16
+    seen = _learn(g, 2)
+    losses = [v for e in seen if isinstance(e, MetricsLogged) for k, v in e.metrics.items() if "loss" in k]
+    assert losses and all(np.isfinite(v) for v in losses)
+    s = g.sample(3, seed=0)
+    assert s.dtype == np.float32 and np.isfinite(s).all() and s.min() >= 0 and s.max() <= 1
+    assert gen_cls(gen_cls.tiny_config(), digits8, seed=0, device="cpu").amp_dtype is None  # auto: float32 on CPU
