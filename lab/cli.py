@@ -283,6 +283,8 @@ def sample(
                                               "held-out images A and B."),
     rollout: Optional[int] = typer.Option(None, "--rollout", help="World models: held-out real trajectory K beside "
                                           "N dreams along its actions (OUT/rollout.png, rollout.npz)."),
+    prior: Optional[str] = typer.Option(None, "--prior", help="VAE: decode draws from gmm (a mixture fitted to the "
+                                        "training codes) or normal (N(0, I)); default: the run's."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Draw samples from a generator run: OUT/samples.npy ((N, C, H, W) float32 in [0, 1]) and OUT/grid.png.
@@ -295,6 +297,8 @@ def sample(
       lab sample runs/diffusion-digits --n 64 --class 3 --guidance 2 --sampler ddim --steps 50 --out threes/
 
       lab sample runs/vae-digits --n 16 --interpolate 0,5 --out walk/
+
+      lab sample runs/vae-digits --n 64 --prior normal --out from-the-prior/
     """
     from lab.paths import user_path
     from lab.sampling import sample_run
@@ -305,8 +309,10 @@ def sample(
             raise LabError(f"--sampler {sampler}: expected ddim or ddpm")
         if steps is not None and steps < 1:
             raise LabError(f"--steps: expected a positive number, got {steps}")
+        if prior is not None and prior not in ("gmm", "normal"):
+            raise LabError(f"--prior {prior}: expected gmm or normal")
         done = sample_run(run_dir, out, n=n, seed=seed, device=device, steps=steps, sampler=sampler,
-                          class_=class_, guidance=guidance, interpolate=interpolate, rollout=rollout)
+                          class_=class_, guidance=guidance, interpolate=interpolate, rollout=rollout, prior=prior)
     typer.echo(f"{done['n']} samples {tuple(done['shape'])} in {done['seconds']:.1f} s: {done['samples']}, {done['grid']}")
 
 

@@ -124,6 +124,16 @@ def test_vae_samples_and_interpolates(vae_run, tmp_path):
     assert cli("sample", vae_run, "--n", 6, "--interpolate", "0,5", "--out", tmp_path / "i").exit_code == 0
     walk = np.load(tmp_path / "i" / "samples.npy")
     assert walk.shape == (6, 1, 8, 8)
+    # default: the latent mixture fitted at the end of training (saved with the model); --prior normal: N(0, I)
+    state = load_state(vae_run / "model.pt")
+    assert state["agent"]["latent_prior"]["means"].shape == (10, 4)  # 10 components over the 4-d latent
+    for prior in ("gmm", "normal"):
+        assert cli("sample", vae_run, "--n", 8, "--prior", prior, "--out", tmp_path / prior).exit_code == 0
+    gmm, normal = np.load(tmp_path / "gmm" / "samples.npy"), np.load(tmp_path / "normal" / "samples.npy")
+    assert gmm.shape == normal.shape == (8, 1, 8, 8) and not np.array_equal(gmm, normal)
+    assert cli("sample", vae_run, "--n", 8, "--out", tmp_path / "default").exit_code == 0
+    assert np.array_equal(np.load(tmp_path / "default" / "samples.npy"), gmm)
+    assert "prior_normal" in json.loads((vae_run / "eval.json").read_text())  # eval.json shows both priors
 
 
 def test_lab_eval_generator_run_has_both_references_and_the_steps_table(diffusion_run):
@@ -186,6 +196,14 @@ def test_sampling_bad_input_is_one_line(diffusion_run, vae_run, agent_run, tmp_p
     assert "more than half of the" in msg
     msg = one_error_line(cli("sample", diffusion_run, "--sampler", "euler", "--out", out))
     assert msg == "--sampler euler: expected ddim or ddpm"
+    msg = one_error_line(cli("sample", vae_run, "--prior", "uniform", "--out", out))
+    assert msg == "--prior uniform: expected gmm or normal"
+    msg = one_error_line(cli("sample", diffusion_run, "--prior", "normal", "--out", out))
+    assert msg == "--prior: diffusion models do not take it"
+    before = (diffusion_run / "eval.json").read_bytes() if (diffusion_run / "eval.json").exists() else None
+    msg = one_error_line(cli("eval", diffusion_run, "--n", 10**13))
+    assert msg.startswith("--n 10000000000000: 10,000,000,000,000 samples of 1x8x8 float32 need ")
+    assert ((diffusion_run / "eval.json").read_bytes() if before is not None else None) == before
     assert not out.exists()  # nothing written for bad input
 
 
