@@ -46,8 +46,9 @@ class TrainerConfig:
     eval_samples: int = 1000
     """Samples the final evaluation scores (`lab eval --n` overrides it)."""
     amp: Literal["auto", "bfloat16", "float16", "off"] = "auto"
-    """Mixed-precision autocast. auto: bfloat16 on CUDA where supported (else float16), float32 on the CPU;
-    bfloat16 / float16: that dtype on either device (losses are still reduced in float32)."""
+    """Autocast dtype: auto = bfloat16 on CUDA (float16 without bf16 support), float32 on the CPU; or that dtype anywhere.
+
+    Losses are reduced in float32 either way."""
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "log_every", "grid_samples", "eval_samples"):

@@ -51,7 +51,7 @@ class DataConfig:
     max_frames: int = 5000
     """rollouts: stop collecting after this many frames in total."""
     observations: bool = False
-    """rollouts: serve the observations (image-shaped ones) instead of rendered `rgb_array` frames."""
+    """rollouts: serve the observations instead of rendered `rgb_array` frames (vectors: as 1xD images scaled to [0, 1])."""
 
     def __post_init__(self) -> None:
         if self.size is not None and not 4 <= self.size <= 512:

@@ -60,6 +60,8 @@ class DiffusionConfig(TrainerConfig):
     """Largest EMA decay (with diffusers' warm-up, the decay grows towards it)."""
     table_samples: int = 100
     """Samples per row of the sample-steps table in `lab eval` (DDPM 1000 is slow)."""
+    compile: bool = False
+    """Train through `torch.compile(unet)` (weights and checkpoints unchanged); off: it did not speed up the CPU step (benchmarks/generator_train_time.py)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -159,6 +161,15 @@ class Diffusion(ImageGenerator):
         self.scheduler = make_scheduler(cfg)
         self.opt = torch.optim.AdamW(self.unet.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
         self._ema_synced_at = -1
+        self._train_unet: Any = None
+
+    def training_unet(self) -> Any:
+        """The U-Net the training step calls: the module itself, or its `torch.compile` wrapper (made once)."""
+        if not self.cfg.compile:
+            return self.unet
+        if self._train_unet is None:
+            self._train_unet = torch.compile(self.unet)
+        return self._train_unet
 
     @property
     def conditional(self) -> bool:
@@ -187,7 +198,7 @@ class Diffusion(ImageGenerator):
             labels = torch.where(drop, torch.full_like(y, self.null_class), y)
         self.set_lr(self.opt, self.cfg.learning_rate)
         with self.autocast():
-            loss = diffusion_loss(self.unet, self.scheduler, x * 2 - 1, labels, self.rng, self.cfg.prediction,
+            loss = diffusion_loss(self.training_unet(), self.scheduler, x * 2 - 1, labels, self.rng, self.cfg.prediction,
                                   self.cfg.snr_gamma)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -226,6 +226,8 @@ def test_agent_and_generator_runs_are_not_interchangeable(diffusion_run, agent_r
     assert msg.startswith(f"--video: {diffusion_run} is a diffusion generator run")
     msg = one_error_line(cli("play", "tictactoe", "--opponent", f"alphazero:{diffusion_run}"))
     assert "diffusion" in msg
+    msg = one_error_line(cli("analyze", "tictactoe", "--agent", f"alphazero:{diffusion_run}"))
+    assert "diffusion" in msg
 
 
 def test_rollouts_played_by_a_trained_run(agent_run, diffusion_run):
