@@ -8,6 +8,7 @@ guidance 2. ``--grids DIR`` copies each run's final sample grid there.
 
     python benchmarks/generator_quality.py --train --runs runs/acceptance      # ~30-60 min on 2 CPU cores
     python benchmarks/generator_quality.py --runs runs/acceptance --grids benchmarks/results
+    python benchmarks/generator_quality.py --models vae,gan --keep benchmarks/results/generator_quality.json
 
 Final line: JSON with one entry per model.
 """
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help="train the runs that are missing first")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--grids", default=None, help="copy each run's final sample grid into this folder")
+    ap.add_argument("--keep", default=None, help="an earlier result JSON: models left out of --models are copied from "
+                                                  "it, marked carried_over")
     args = ap.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in models if m not in MODELS]
@@ -78,12 +81,18 @@ def main() -> None:
         if args.grids:
             Path(args.grids).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run / "samples.png", Path(args.grids) / f"generator_{model}_digits.png")
+    if args.keep:
+        earlier = json.loads(Path(args.keep).read_text()).get("models", {})
+        for model in MODELS:
+            if model not in out["models"] and model in earlier:
+                out["models"][model] = {**earlier[model], "carried_over": True}
+        out["models"] = {m: out["models"][m] for m in MODELS if m in out["models"]}
     print(f"{'model':<10}{'fd':>8}{'fd_gmm':>8}{'fd_real':>8}{'coverage':>10}{'copy_rate':>10}{'class_acc':>10}{'minutes':>9}")
     for model, e in out["models"].items():
         acc = e["class_accuracy_guidance_2"] if e["class_accuracy_guidance_2"] is not None else e["class_accuracy"]
         print(f"{model:<10}{e['fd']:>8.3f}{e['fd_gmm']:>8.3f}{e['fd_real']:>8.3f}{e['coverage']:>7}/{e['classes']:<2}"
               f"{e['copy_rate']:>10.3f}{'-' if acc is None else f'{acc:.3f}':>10}{e['training_minutes'] or float('nan'):>9.1f}"
-              f"  {'pass' if e['passed'] else 'MISS'} ({e['target']})")
+              f"  {'pass' if e['passed'] else 'MISS'} ({e['target']}){' [earlier run]' if e.get('carried_over') else ''}")
     print(json.dumps(out))
 
 

@@ -92,7 +92,7 @@ class ConvVAE(nn.Module):
 
 
 class VAE(ImageGenerator):
-    """Convolutional VAE with β-weighted KL and warm-up; samples from the prior, reconstructions, interpolation."""
+    """Convolutional VAE with β-weighted KL and warm-up; samples (fitted latent mixture or N(0, I)), reconstructions, interpolation."""
 
     Config: ClassVar[type] = VAEConfig
     default_steps: ClassVar[int] = 3000
@@ -171,7 +171,7 @@ class VAE(ImageGenerator):
         elif prior == "normal":
             z = torch.randn((n, self.cfg.latent), generator=gen).to(self.device)
         else:
-            raise LabError(f"--prior {prior}: expected normal or gmm")
+            raise LabError(f"--prior {prior}: expected gmm or normal")
         return torch.sigmoid(self.net.decode_logits(z))
 
     def sample(self, n: int, *, seed: int, labels: np.ndarray | None = None, batch: int = 256, **options: Any) -> np.ndarray:
