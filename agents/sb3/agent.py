@@ -347,10 +347,26 @@ class SB3Agent:
 
 
 class PPO(SB3Agent):
-    """Proximal Policy Optimization (stable-baselines3); discrete or continuous actions."""
+    """Proximal Policy Optimization (stable-baselines3); discrete or continuous actions. On a two-player board
+    game: MaskablePPO (sb3-contrib) by self-play against a league (``agents.sb3.selfplay``)."""
 
     key, algorithm, Config = "ppo", "PPO", PPOConfig
     action_spaces = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+
+    def __new__(cls, cfg: Any = None, env: EnvInfo | None = None, **kwargs: Any) -> PPO:
+        if cls is PPO and env is not None and env.kind == "game":  # the board-game form of the same agent
+            from agents.sb3.selfplay.agent import SelfPlayPPO
+
+            return super().__new__(SelfPlayPPO)
+        return super().__new__(cls)
+
+    @classmethod
+    def supports(cls, env: EnvInfo) -> str | None:
+        if env.kind == "game":
+            from agents.sb3.selfplay.agent import game_support
+
+            return game_support(env.factory)
+        return super().supports(env)
 
 
 class A2C(SB3Agent):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agents.sb3.selfplay.config import LeagueConfig
+
 __all__ = [
     "SB3Config",
     "OnPolicyConfig",
@@ -108,6 +110,8 @@ class PPOConfig(OnPolicyConfig):
     """constant, or linear decay of clip_range to 0 over the run."""
     target_kl: float | None = None
     """Stop a rollout's epochs early when the KL divergence exceeds this; null: never."""
+    league: LeagueConfig = field(default_factory=LeagueConfig)
+    """Board games only (`lab train ppo tictactoe`): self-play against a pool of the learner's snapshots."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -265,6 +269,7 @@ LAB_FIELDS = frozenset(
         "action_noise",
         "action_noise_std",
         "vec",
+        "league",
     }
 )
 """Config fields the agent translates; all others are passed to the SB3 constructor as they are."""

@@ -57,6 +57,20 @@ LAB: dict[tuple[str, str], dict[str, Any]] = {
         "train_freq": 256, "gradient_steps": 128, "exploration_fraction": 0.16, "exploration_final_eps": 0.04,
         "net_arch": [128, 128],
     },
+    # Board games: MaskablePPO by self-play against a league of its snapshots (agents/sb3/selfplay; README: PPO
+    # self-play). Budgets in steps (learner moves) sized for a quiet 2-core machine (README for the measured rates).
+    ("ppo", "tictactoe"): {
+        "steps": 300_000, "n_envs": 16, "n_steps": 128, "batch_size": 512, "n_epochs": 4, "gamma": 1.0,
+        "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 1e-3, "lr_schedule": "linear",
+        "net_arch": [128, 128], "eval_episodes": 20,
+        "league": {"players": ["random"], "eval_opponent": "minimax"},
+    },
+    ("ppo", "connect_four"): {
+        "steps": 1_000_000, "n_envs": 16, "n_steps": 128, "batch_size": 512, "n_epochs": 4, "gamma": 1.0,
+        "gae_lambda": 0.95, "ent_coef": 0.01, "learning_rate": 5e-4, "lr_schedule": "linear",
+        "net_arch": [256, 256], "eval_episodes": 20,
+        "league": {"players": ["random"], "eval_opponent": "mcts:50"},
+    },
     ("sac", "Pendulum-v1"): {"net_arch": [64, 64], "threads": 1},  # same returns, ~3x cheaper updates
     # SAC and TD3's 256/400-unit nets gain ~18% from a second torch thread (small MLPs do not)
     ("sac", "mujoco"): {"threads": 2},
