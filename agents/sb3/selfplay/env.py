@@ -8,7 +8,7 @@
 >>> env = SelfPlayEnv(TicTacToe, league)
 >>> obs, info = env.reset(seed=0)
 >>> obs.shape, env.action_masks().tolist()
-((2, 3, 3), [True, True, True, True, True, True, True, True, True])
+((18,), [True, True, True, True, True, True, True, True, True])
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ class SelfPlayEnv(gym.Env):
     """The learner's side of a game against an opponent drawn from ``league`` for each game.
 
     Observations are the game's ``(planes, rows, cols)`` planes from the learner's side (it is always the
-    side to move when it observes); ``action_masks()`` (sb3-contrib's protocol) is exactly the legal moves.
-    The learner moves first in every other game (even games of this env); the opponent's replies are made
+    side to move when it observes), flattened; ``action_masks()`` (sb3-contrib's protocol) is exactly the legal moves.
+    The learner moves first in every other game (even games since the last seeded reset); the opponent's replies are made
     inside :meth:`step` (and :meth:`reset` when it moves first). Rewards are the learner's: +1 win, -1 loss,
-    0 draw, given on the step that ends the game. The last step's ``info["selfplay"]`` holds the opponent,
+    0 draw, given on the step that ends the game; an illegal move (only unmasked callers make one) ends the
+    game as a loss, as PettingZoo's ``TerminateIllegalWrapper`` does. The last step's ``info["selfplay"]`` holds the opponent,
     the learner's score and whether it moved first; ``info["episode"]`` is the record SB3's Monitor would
     write (``r``, ``l``, ``t``), so the env needs no Monitor wrapper.
     """
@@ -53,10 +54,11 @@ class SelfPlayEnv(gym.Env):
         self._games = 0
         self._moves = 0
         self._me = 0
+        self._illegal = False
         self._t0 = time.perf_counter()
 
     def _obs(self) -> np.ndarray:
-        return self.game.observation()
+        return self.game.observation().ravel()
 
     def action_masks(self) -> np.ndarray:
         """``(num_actions,)`` bool: the legal moves of the learner now."""
@@ -64,10 +66,13 @@ class SelfPlayEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        if seed is not None:  # a seeded reset starts the sequence again: the same seed, the same games
+            self._games = 0
         self.game = self.game_cls()
         self.learner_first = self._games % 2 == 0
         self._games += 1
         self._moves = 0
+        self._illegal = False
         self._t0 = time.perf_counter()
         self.opponent_id = self.league.draw(self.np_random)
         self.opponent = self.league.opponent(self.opponent_id)  # held for the game: the pool may drop it meanwhile
@@ -83,8 +88,11 @@ class SelfPlayEnv(gym.Env):
     def learner_move(self, action: Any) -> bool:
         """Play the learner's move; returns whether the opponent must reply (the game goes on)."""
         self._me = self.game.to_play
-        self.game.play(int(action))  # an illegal move raises: the masks only allow legal ones
         self._moves += 1
+        if self.game.why_illegal(int(action)) is not None:  # masked PPO never plays one; unmasked callers can
+            self._illegal = True
+            return False
+        self.game.play(int(action))
         return not self.game.done
 
     def opponent_move(self, action: int) -> None:
@@ -93,10 +101,10 @@ class SelfPlayEnv(gym.Env):
 
     def outcome(self) -> tuple[np.ndarray, float, bool, bool, dict]:
         """The step's result once the opponent has replied (or the learner's move ended the game)."""
-        if not self.game.done:
+        if not (self.game.done or self._illegal):
             return self._obs(), 0.0, False, False, {}
         winner = self.game.winner
-        reward = 0.0 if winner is None else (1.0 if winner == self._me else -1.0)
+        reward = -1.0 if self._illegal else 0.0 if winner is None else (1.0 if winner == self._me else -1.0)
         info = {
             "selfplay": {"opponent": self.opponent_id, "score": (reward + 1.0) / 2.0, "learner_first": self.learner_first},
             "episode": {"r": reward, "l": self._moves, "t": round(time.perf_counter() - self._t0, 6)},  # Monitor's record

@@ -12,10 +12,11 @@ __all__ = ["PolicyNet", "game_spaces", "policy_kwargs_of", "build_policy"]
 
 
 def game_spaces(game_cls: Any) -> tuple[spaces.Box, spaces.Discrete]:
-    """Observation and action spaces of ``game_cls`` seen by PPO: ``(planes, rows, cols)`` float32 planes of the
-    side to move's stones then the opponent's, and one action per move."""
+    """Observation and action spaces of ``game_cls`` seen by PPO: the game's ``(planes, rows, cols)`` planes (the
+    side to move's stones, then the opponent's) flattened to ``(planes * rows * cols,)`` float32, as SB3 asks of
+    observations that are not images; one action per move."""
     rows, cols = game_cls.board_shape
-    obs = spaces.Box(0.0, 1.0, shape=(game_cls.planes, rows, cols), dtype=np.float32)
+    obs = spaces.Box(0.0, 1.0, shape=(game_cls.planes * rows * cols,), dtype=np.float32)
     return obs, spaces.Discrete(game_cls.num_actions)
 
 
