@@ -468,7 +468,7 @@ def plot(
 @app.command()
 def play(
     game: str = typer.Argument(..., help="Game: tictactoe, connect_four (see `lab list envs`)."),
-    opponent: str = typer.Option("mcts:400", "--opponent", help="Player spec: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N]."),
+    opponent: str = typer.Option("mcts:400", "--opponent", help="Player spec: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N], ppo:RUN_DIR."),
     first: bool = typer.Option(True, "--first/--second", help="Move first (default) or second."),
     seed: int = typer.Option(0, "--seed", help="Seed of the opponent's random choices."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (for alphazero opponents)."),
@@ -520,7 +520,7 @@ def analyze(
     moves: list[str] = typer.Argument(
         None, help="Positions as moves from the empty board, one digit per move ('-': the empty board)."
     ),
-    agent: str = typer.Option(..., "--agent", help="Player spec: alphazero:RUN_DIR[:sims=N], mcts:N, minimax, random."),
+    agent: str = typer.Option(..., "--agent", help="Player spec: alphazero:RUN_DIR[:sims=N], ppo:RUN_DIR, mcts:N, minimax, random."),
     positions_text: Optional[str] = typer.Option(None, "--positions", help="File with one position per line."),
     seed: int = typer.Option(0, "--seed", help="Seed of the player's random choices."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -654,7 +654,7 @@ _TOURNAMENT_EXAMPLES = """
 @app.command(help="Play a round robin (or a gauntlet, or an SPRT) between players and rate them." + _TOURNAMENT_EXAMPLES)
 def tournament(
     game: str = typer.Argument(..., help="Game: connect_four, tictactoe, or a PettingZoo AEC env (pettingzoo:classic/connect_four_v3)."),
-    player: list[str] = typer.Option([], "--player", "-p", help="NAME=SPEC, repeated: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N]."),
+    player: list[str] = typer.Option([], "--player", "-p", help="NAME=SPEC, repeated: random, mcts:N, minimax, alphazero:RUN_DIR[:sims=N], ppo:RUN_DIR."),
     games_per_pair: Optional[int] = typer.Option(None, "--games-per-pair", "-n", help="Games per pairing, even (default 20; with --sprt the most a pairing may play, 2000)."),
     workers: int = typer.Option(2, "--workers", "-w", help="Jobs run at once."),
     backend: str = typer.Option("local", "--backend", help="local (worker processes), ray, or inline."),

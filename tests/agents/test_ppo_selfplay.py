@@ -349,3 +349,12 @@ def test_ppo_spec_errors_are_one_line(ttt_run, tmp_path):
     assert msg.endswith("none is not a folder")
     with pytest.raises(PlayerSpecError, match="unknown option 'sims'"):
         make_player(f"ppo:{ttt_run}:sims=3", TicTacToe)
+
+
+def test_lab_config_shows_the_league():
+    result = runner.invoke(app, ["config", "ppo", "tictactoe"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for line in ("  league:", "    players: [random, minimax]", "    sampling: pfsp", "    pool_size: 10", "    eval_opponent: minimax"):
+        assert line in result.output
+    bad = runner.invoke(app, ["config", "ppo", "tictactoe", "--set", "league.sampling=best"])
+    assert bad.exit_code == 2 and "league.sampling" in bad.stderr

@@ -217,4 +217,4 @@ class SelfPlayPPO(PPO):
         raise LabError("a board-game PPO run plays through its player: ppo:RUN_DIR (lab play, lab tournament)")
 
     def render_episode(self, *, seed: int, max_frames: int = 2000) -> tuple[list[np.ndarray], float]:
-        raise LabError("lab eval --video: board-game runs have no video; watch one with `lab play GAME --agent ppo:RUN_DIR`")
+        raise LabError("lab eval --video: board-game runs have no video; play it with `lab play GAME --opponent ppo:RUN_DIR`")
