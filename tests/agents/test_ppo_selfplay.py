@@ -358,3 +358,25 @@ def test_lab_config_shows_the_league():
         assert line in result.output
     bad = runner.invoke(app, ["config", "ppo", "tictactoe", "--set", "league.sampling=best"])
     assert bad.exit_code == 2 and "league.sampling" in bad.stderr
+
+
+def test_resume_continues_with_the_pool(ttt_run, tmp_path):
+    import shutil
+
+    from lab.runs import RunDir, load_state
+
+    run = tmp_path / "resumed"
+    shutil.copytree(ttt_run, run)
+    checkpoints = RunDir(run).checkpoints()
+    assert len(checkpoints) >= 2
+    for later in checkpoints[1:]:  # as if killed after the first checkpoint
+        later.path.unlink()
+    (run / "model.pt").unlink()
+    events = (run / "events.jsonl").read_text().splitlines()
+    (run / "events.jsonl").write_text("\n".join(e for e in events if '"RunFinished"' not in e) + "\n")
+    before = load_state(checkpoints[0].path)["agent"]["league"]
+    result = runner.invoke(app, ["train", "--resume", str(run), "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    after = load_state(RunDir(run).latest_checkpoint().path)["agent"]["league"]
+    assert after["games"] > before["games"] and after["generation"] >= before["generation"]
+    assert after["members"][: len(before["members"])][:2] == before["members"][:2]  # random, gen0 kept
