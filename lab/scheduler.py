@@ -10,8 +10,16 @@ its keyword arguments. The :class:`Scheduler` runs jobs on a backend and publish
 * ``local`` (default): a pool of N worker processes, one fresh process per job, so a crash, SIGKILL or
   OOM kills only that job. Per-job timeout; a failed job is retried ``retries`` times, then recorded as
   failed with its error. Jobs die with the scheduler's process, even when it is killed with SIGKILL.
+* ``local`` with ``persistent=True``: N long-lived worker processes, each running one job after another
+  (warm imports and caches, e.g. self-play actors playing one batch of games per iteration). A worker
+  that dies is replaced by a fresh process; its job fails and is retried like any other.
 * ``ray``: Ray core tasks (or a pool of actors) on a private local Ray instance or, with ``address``,
   an existing cluster.
+
+A running job can stream results back before it returns: :func:`emit` sends one item, which the
+scheduler hands to its ``on_output`` callback as it arrives, tagged with the job's name and attempt
+(a consumer drops the items of an attempt that failed). Streaming works inline, on local workers and
+on Ray actors; in plain Ray tasks ``emit`` returns False and the item is not sent.
 
 Environment variables a job needs (``WANDB_MODE``, ...) travel in ``Job.env`` and are set in the
 worker explicitly: forked servers and remote Ray workers do not share the caller's environment.
@@ -57,6 +65,7 @@ __all__ = [
     "make_backend",
     "gpu_slots",
     "run_job",
+    "emit",
 ]
 
 
@@ -168,6 +177,31 @@ def run_job(job: Job) -> tuple[bool, Any, float]:
     return True, result, time.perf_counter() - t0
 
 
+_SINK: Callable[[Any], None] | None = None
+"""Where :func:`emit` sends items in this process (set by the backend around each job)."""
+
+
+def emit(item: Any) -> bool:
+    """From inside a running job: stream ``item`` (picklable) back to the scheduler now.
+
+    Returns False when the job runs where nothing listens (a plain Ray task); the item is dropped.
+    """
+    if _SINK is None:
+        return False
+    _SINK(item)
+    return True
+
+
+@contextlib.contextmanager
+def _sink(fn: Callable[[Any], None] | None) -> Iterator[None]:
+    global _SINK
+    old, _SINK = _SINK, fn
+    try:
+        yield
+    finally:
+        _SINK = old
+
+
 
 # --- backends ------------------------------------------------------------------------------------
 
@@ -179,6 +213,14 @@ class _Done:
     result: Any = None
     failure: _Failure | None = None
     seconds: float = 0.0
+
+
+@dataclass
+class _Output:
+    """An item a running job streamed back with :func:`emit`."""
+
+    token: int
+    item: Any
 
 
 def _done(token: int, message: tuple[bool, Any, float]) -> _Done:
@@ -199,8 +241,8 @@ class Backend(Protocol):
         """Start ``job``; returns a worker label for ``JobStarted``."""
         ...
 
-    def poll(self, timeout: float | None) -> list[_Done]:
-        """Jobs that ended (wait at most ``timeout`` seconds for the first one)."""
+    def poll(self, timeout: float | None) -> list[_Done | _Output]:
+        """Jobs that ended and items they streamed, in arrival order (wait at most ``timeout`` seconds)."""
         ...
 
     def cancel(self, token: int) -> None: ...
@@ -215,7 +257,7 @@ class InlineBackend:
 
     def __init__(self) -> None:
         self.capacity = 1
-        self._done: list[_Done] = []
+        self._done: list[_Done | _Output] = []
 
     def can_start(self, job: Job) -> bool:
         return not self._done
@@ -223,14 +265,15 @@ class InlineBackend:
     def start(self, token: int, job: Job) -> str:
         saved = dict(os.environ)
         try:
-            ok, value, seconds = run_job(job)
+            with _sink(lambda item: self._done.append(_Output(token, item))):
+                ok, value, seconds = run_job(job)
         finally:
             os.environ.clear()
             os.environ.update(saved)
         self._done.append(_done(token, (ok, value, seconds)))
         return "inline"
 
-    def poll(self, timeout: float | None) -> list[_Done]:
+    def poll(self, timeout: float | None) -> list[_Done | _Output]:
         done, self._done = self._done, []
         return done
 
@@ -278,37 +321,82 @@ def _die_with(lifeline: Any) -> None:
     threading.Thread(target=watch, name="lab-job-lifeline", daemon=True).start()
 
 
+def _send_result(conn: Any, message: tuple[bool, Any, float]) -> None:
+    """Send a job's ``("done", message)``; a result that does not pickle fails only that job."""
+    with contextlib.suppress(BrokenPipeError):  # the scheduler is gone: nobody to tell
+        try:
+            conn.send(("done", message))
+        except (pickle.PicklingError, TypeError, AttributeError) as e:  # what pickle raises on an unpicklable result
+            failure = _Failure(f"result could not be sent back: {_error_line(e)}", False)
+            conn.send(("done", (False, failure, message[2])))
+
+
 def _local_child(job: Job, conn: Any, lifeline: Any) -> None:
     os.setpgrp()  # its own process group, so a timeout or the scheduler's death also ends its subprocesses
     _die_with(lifeline)
-    message = run_job(job)
-    with contextlib.suppress(BrokenPipeError):  # the scheduler is gone: nobody to tell
-        try:
-            conn.send(message)
-        except (pickle.PicklingError, TypeError, AttributeError) as e:  # what pickle raises on an unpicklable result
-            conn.send((False, _Failure(f"result could not be sent back: {_error_line(e)}", False), message[2]))
+    with _sink(lambda item: conn.send(("emit", item))):
+        message = run_job(job)
+    _send_result(conn, message)
     conn.close()
 
 
+def _pool_worker(conn: Any, lifeline: Any) -> None:
+    """A persistent worker: run the jobs that arrive on ``conn`` one after another until it closes."""
+    os.setpgrp()
+    _die_with(lifeline)
+    base_env = dict(os.environ)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        os.environ.clear()
+        os.environ.update(base_env)  # one job's env does not leak into the next
+        with _sink(lambda item: conn.send(("emit", item))):
+            message = run_job(job)
+        _send_result(conn, message)
+
+
+@dataclass
+class _Proc:
+    """A worker process of the local backend and its pipes."""
+
+    proc: Any
+    conn: Any
+    """Jobs go out (persistent workers) and ``("emit", item)`` / ``("done", message)`` come back."""
+    lifeline: Any
+    job: Job | None = None
+    token: int | None = None
+    slots: list[int] = field(default_factory=list)
+
+
 class LocalBackend:
-    """A pool of ``workers`` processes on this machine, one fresh process per job.
+    """A pool of ``workers`` processes on this machine: one fresh process per job, or (``persistent``)
+    ``workers`` long-lived processes that each run one job after another.
 
     Processes fork from a ``forkserver`` that imports ``preload`` modules once, so a job does not pay
-    for importing torch again. A job that asks for GPUs gets ``CUDA_VISIBLE_DEVICES`` set to its share.
+    for importing torch again. A job that asks for GPUs gets ``CUDA_VISIBLE_DEVICES`` set to its share
+    (fresh processes only: a persistent worker keeps the devices it first saw).
     """
 
     name = "local"
 
-    def __init__(self, workers: int = 2, *, preload: Iterable[str] = (), gpus: int | None = None) -> None:
+    def __init__(self, workers: int = 2, *, preload: Iterable[str] = (), gpus: int | None = None,
+                 persistent: bool = False) -> None:
         if workers < 1:
             raise LabError(f"--workers: expected a positive number, got {workers}")
         self.capacity = workers
+        self.persistent = persistent
         self._ctx = mp.get_context("forkserver")
         preload = ["lab.scheduler", *preload]
         self._ctx.set_forkserver_preload(preload)
         self._gpus = gpus
         self._gpu_used: list[float] = []
-        self._running: dict[int, tuple[Any, Any, Job, list[int], Any]] = {}
+        self._running: dict[int, _Proc] = {}
+        self._idle: list[_Proc] = []
+        """Persistent workers waiting for a job."""
 
     def _gpu_count(self) -> int:
         if self._gpus is None:
@@ -323,61 +411,96 @@ class LocalBackend:
         if len(self._running) >= self.capacity:
             return False
         if job.gpus > 0:
+            if self.persistent:
+                raise LabError(f"job {job.name} asks for a GPU share, which persistent local workers cannot give")
             count = self._gpu_count()
             if count < job.gpus or count == 0:
                 raise LabError(f"job {job.name} asks for {job.gpus:g} GPU but {count} GPUs are visible")
             return gpu_slots(count, self._gpu_used, job.gpus) is not None
         return True
 
-    def start(self, token: int, job: Job) -> str:
-        slots: list[int] = []
-        if job.gpus > 0:
-            slots = gpu_slots(self._gpu_count(), self._gpu_used, job.gpus) or []
-            for i in slots:
-                self._gpu_used[i] += min(job.gpus, 1.0)
-            job = Job(job.name, job.target, job.kwargs, {**job.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, slots))},
-                      job.cpus, job.gpus)
-        reader, writer = self._ctx.Pipe(duplex=False)
+    def _spawn(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> _Proc:
+        mine, theirs = self._ctx.Pipe(duplex=self.persistent)
         life_r, life_w = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_local_child, args=(job, writer, life_r), name=f"lab-job-{job.name}",
-                                 daemon=False)
+        proc = self._ctx.Process(target=target, args=(*args, theirs, life_r), name=name, daemon=False)
         proc.start()
-        writer.close()
+        theirs.close()
         life_r.close()
-        self._running[token] = (proc, reader, job, slots, life_w)
-        return f"pid {proc.pid}"
+        return _Proc(proc, mine, life_w)
 
-    def _finish(self, token: int) -> None:
-        proc, reader, job, slots, life_w = self._running.pop(token)
-        for i in slots:
-            self._gpu_used[i] = max(0.0, self._gpu_used[i] - min(job.gpus, 1.0))
-        reader.close()
-        proc.join(timeout=5)
-        life_w.close()
+    def start(self, token: int, job: Job) -> str:
+        if self.persistent:
+            worker = None
+            while self._idle and worker is None:
+                worker = self._idle.pop(0)
+                if not worker.proc.is_alive():  # died between jobs: replace it
+                    self._close(worker)
+                    worker = None
+            if worker is None:
+                worker = self._spawn(_pool_worker, (), f"lab-worker-{len(self._running) + len(self._idle)}")
+            try:
+                worker.conn.send(job)
+            except (BrokenPipeError, OSError):  # its death shows up in the next poll
+                pass
+        else:
+            slots: list[int] = []
+            if job.gpus > 0:
+                slots = gpu_slots(self._gpu_count(), self._gpu_used, job.gpus) or []
+                for i in slots:
+                    self._gpu_used[i] += min(job.gpus, 1.0)
+                job = Job(job.name, job.target, job.kwargs,
+                          {**job.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, slots))}, job.cpus, job.gpus)
+            worker = self._spawn(_local_child, (job,), f"lab-job-{job.name}")
+            worker.slots = slots
+        worker.job, worker.token = job, token
+        self._running[token] = worker
+        return f"pid {worker.proc.pid}"
+
+    def _close(self, worker: _Proc) -> None:
+        worker.conn.close()
+        worker.proc.join(timeout=5)
+        worker.lifeline.close()
         with contextlib.suppress(ValueError):  # still running after the join: it is killed with its group
-            proc.close()
+            worker.proc.close()
 
-    def poll(self, timeout: float | None) -> list[_Done]:
+    def _finish(self, token: int, *, alive: bool) -> None:
+        worker = self._running.pop(token)
+        for i in worker.slots:
+            self._gpu_used[i] = max(0.0, self._gpu_used[i] - min(worker.job.gpus if worker.job else 0.0, 1.0))
+        if self.persistent and alive:
+            worker.job, worker.token, worker.slots = None, None, []
+            self._idle.append(worker)
+        else:
+            self._close(worker)
+
+    def poll(self, timeout: float | None) -> list[_Done | _Output]:
         if not self._running:
             return []
         waitables = {}
-        for token, (proc, reader, *_rest) in self._running.items():
-            waitables[reader] = token
-            waitables[proc.sentinel] = token
+        for token, worker in self._running.items():
+            waitables[worker.conn] = token
+            waitables[worker.proc.sentinel] = token
         ready = mp.connection.wait(list(waitables), timeout)
         tokens = sorted({waitables[r] for r in ready})
-        out = []
+        out: list[_Done | _Output] = []
         for token in tokens:
-            proc, reader, *_rest = self._running[token]
-            message = None
+            worker = self._running[token]
+            final = None
             try:
-                if reader.poll():
-                    message = reader.recv()
+                while final is None and worker.conn.poll():
+                    kind, payload = worker.conn.recv()
+                    if kind == "emit":
+                        out.append(_Output(token, payload))
+                    else:
+                        final = payload
             except (EOFError, OSError):
-                message = None
-            if message is None:
-                proc.join(timeout=5)
-                code = proc.exitcode
+                final = None
+            if final is not None:
+                out.append(_done(token, final))
+                self._finish(token, alive=True)
+            elif not worker.proc.is_alive():
+                worker.proc.join(timeout=5)
+                code = worker.proc.exitcode
                 if code is not None and code < 0:
                     what = f"killed by {signal.Signals(-code).name}"
                     if -code == signal.SIGKILL:
@@ -385,15 +508,13 @@ class LocalBackend:
                 else:
                     what = f"worker exited with code {code} without a result"
                 out.append(_Done(token, False, failure=_Failure(what, True)))
-            else:
-                out.append(_done(token, message))
-            self._finish(token)
+                self._finish(token, alive=False)
         return out
 
     def cancel(self, token: int) -> None:
         if token not in self._running:
             return
-        proc = self._running[token][0]
+        proc = self._running[token].proc
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.kill()
@@ -401,7 +522,12 @@ class LocalBackend:
     def close(self) -> None:
         for token in list(self._running):
             self.cancel(token)
-            self._finish(token)
+            self._finish(token, alive=False)
+        for worker in self._idle:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                worker.conn.send(None)
+            self._close(worker)
+        self._idle.clear()
 
 
 def check_ray_address(address: str, timeout: float = 3.0) -> None:
@@ -432,6 +558,24 @@ class _RayWorker:
 
     def run(self, job: Job) -> tuple[bool, Any, float]:
         return run_job(job)
+
+    def run_stream(self, job: Job) -> Iterator[tuple[str, Any]]:
+        """Run ``job`` in a thread and yield ``("emit", item)`` as it streams, then ``("done", message)``."""
+        import queue
+
+        q: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def work() -> None:
+            with _sink(lambda item: q.put(("emit", item))):
+                message = run_job(job)
+            q.put(("done", message))
+
+        threading.Thread(target=work, name="lab-ray-job", daemon=True).start()
+        while True:
+            kind, payload = q.get()
+            yield kind, payload
+            if kind == "done":
+                return
 
 
 class RayBackend:
@@ -475,6 +619,14 @@ class RayBackend:
         self._actor_cls = ray.remote(_RayWorker) if actors else None
         self._idle: list[Any] = []
         self._running: dict[Any, tuple[int, Job, Any]] = {}
+        import queue
+
+        self._inbox: queue.Queue[tuple[Any, str, Any]] = queue.Queue()
+        """Actor jobs' streamed messages, read by one thread per running job: ``(ref, kind, payload)``."""
+
+    def cpus(self) -> float:
+        """CPUs the Ray cluster (or the private instance) offers in all."""
+        return float(self._ray.cluster_resources().get("CPU", 0.0))
 
     def can_start(self, job: Job) -> bool:
         return len(self._running) < self.capacity
@@ -488,13 +640,56 @@ class RayBackend:
             ref = self._remote.options(max_retries=0, **options).remote(job)
         else:
             actor = self._idle.pop() if self._idle else self._actor_cls.options(**options).remote()
-            ref = actor.run.remote(job)
+            gen = actor.run_stream.options(num_returns="streaming").remote(job)
+            ref = gen
+            threading.Thread(target=self._read_stream, args=(gen,), name=f"lab-ray-{job.name}", daemon=True).start()
         self._running[ref] = (token, job, actor)
         return "ray actor" if actor is not None else "ray task"
 
-    def poll(self, timeout: float | None) -> list[_Done]:
+    def _read_stream(self, gen: Any) -> None:
+        try:
+            for ref in gen:
+                kind, payload = self._ray.get(ref)
+                self._inbox.put((gen, kind, payload))
+        except self._ray.exceptions.RayError as e:  # the actor died, or was killed
+            self._inbox.put((gen, "error", _error_line(e).split(" (pid=")[0]))
+        except Exception as e:  # noqa: BLE001 - reported as the job's failure, never lost in a thread
+            self._inbox.put((gen, "error", _error_line(e)))
+
+    def _poll_actors(self, timeout: float | None) -> list[_Done | _Output]:
+        import queue
+
+        out: list[_Done | _Output] = []
+        try:
+            messages = [self._inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return out
+        while True:
+            try:
+                messages.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        for gen, kind, payload in messages:
+            if gen not in self._running:  # a cancelled job's late messages
+                continue
+            token, _job, actor = self._running[gen]
+            if kind == "emit":
+                out.append(_Output(token, payload))
+                continue
+            del self._running[gen]
+            if kind == "done":
+                out.append(_done(token, payload))
+                self._idle.append(actor)
+            else:
+                out.append(_Done(token, False, failure=_Failure(payload, True)))
+                self._kill(actor)
+        return out
+
+    def poll(self, timeout: float | None) -> list[_Done | _Output]:
         if not self._running:
             return []
+        if self._actor_cls is not None:
+            return self._poll_actors(timeout)
         ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
         if ready and len(self._running) > 1:  # collect everything else that is done too
             rest = [r for r in self._running if r not in ready]
@@ -528,11 +723,11 @@ class RayBackend:
     def cancel(self, token: int) -> None:
         for ref, (t, _job, actor) in list(self._running.items()):
             if t == token:
-                self._kill(actor, ref)
+                self._kill(actor, None if actor is not None else ref)
 
     def close(self) -> None:
         for ref, (_t, _job, actor) in list(self._running.items()):
-            self._kill(actor, ref)
+            self._kill(actor, None if actor is not None else ref)
         for actor in self._idle:
             self._kill(actor)
         self._running.clear()
@@ -543,17 +738,20 @@ class RayBackend:
 
 def make_backend(
     name: str, workers: int = 2, *, address: str | None = None, env: dict[str, str] | None = None,
-    preload: Iterable[str] = (),
+    preload: Iterable[str] = (), persistent: bool = False,
 ) -> Backend:
-    """``inline``, ``local`` or ``ray`` (``address`` only applies to Ray)."""
+    """``inline``, ``local`` or ``ray`` (``address`` only applies to Ray).
+
+    ``persistent``: long-lived workers that run one job after another (local worker processes, Ray actors).
+    """
     if address and name != "ray":
         raise LabError(f"--address {address} needs --backend ray (the {name} backend runs on this machine)")
     if name == "inline":
         return InlineBackend()
     if name == "local":
-        return LocalBackend(workers, preload=preload)
+        return LocalBackend(workers, preload=preload, persistent=persistent)
     if name == "ray":
-        return RayBackend(workers, address=address, env=env)
+        return RayBackend(workers, address=address, env=env, actors=persistent)
     from lab.errors import unknown_name
 
     raise unknown_name("backend", name, ["inline", "local", "ray"])
@@ -570,16 +768,18 @@ class Scheduler:
         bus: receives JobQueued/JobStarted/JobFinished/JobFailed (a private bus when None).
         retries: extra attempts for a job that crashed, raised (except user errors) or timed out.
         timeout: seconds a job may run per attempt; None: no limit (not enforced inline).
+        on_output: called as ``on_output(name, attempt, item)`` for each item a job streams with :func:`emit`.
     """
 
     def __init__(self, backend: Backend, *, bus: EventBus | None = None, retries: int = 1,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, on_output: Callable[[str, int, Any], None] | None = None) -> None:
         if retries < 0:
             raise LabError(f"retries: expected 0 or more, got {retries}")
         self.backend = backend
         self.bus = bus or EventBus()
         self.retries = retries
         self.timeout = timeout
+        self.on_output = on_output
         self._queue: deque[tuple[Job, int]] = deque()
         self._running: dict[int, tuple[Job, int, float]] = {}
         self._names: set[str] = set()
@@ -621,6 +821,11 @@ class Scheduler:
 
     def _collect(self, timeout: float | None) -> None:
         for done in self.backend.poll(timeout):
+            if isinstance(done, _Output):
+                if done.token in self._running and self.on_output is not None:
+                    job, attempt, _t0 = self._running[done.token]
+                    self.on_output(job.name, attempt, done.item)
+                continue
             job, attempt, t0 = self._running.pop(done.token)
             wall = time.perf_counter() - t0
             if done.token in self._timed_out:

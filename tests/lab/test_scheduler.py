@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -138,3 +139,55 @@ def test_ray_address_that_does_not_answer_fails_fast():
         make_backend("local", address="1.2.3.4:6379")
     with pytest.raises(LabError, match="^unknown backend 'rey'; did you mean 'ray'?"):
         make_backend("rey")
+
+
+def pid_and_stream(n: int, die_first: str | None = None) -> int:
+    """Streams ``n`` items (its pid first); with ``die_first``, the first attempt dies after two items."""
+    from lab.scheduler import emit
+
+    for i in range(n):
+        emit((os.getpid(), i))
+        if die_first and i == 1 and not os.path.exists(die_first):
+            open(die_first, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+def test_persistent_workers_stream_items_and_are_replaced_when_they_die(tmp_path):
+    streamed: list[tuple[str, int, tuple[int, int]]] = []
+    bus = EventBus()
+    seen = _recorded(bus)
+    backend = LocalBackend(1, persistent=True)
+    with Scheduler(backend, bus=bus, retries=1, on_output=lambda name, attempt, item: streamed.append((name, attempt, item))) as sched:
+        sched.submit(Job("a", pid_and_stream, {"n": 3}))
+        sched.submit(Job("b", pid_and_stream, {"n": 2}))
+        outcomes = {o.name: o for o in sched.drain()}
+        assert outcomes["a"].result == outcomes["b"].result  # one process ran both jobs
+        pid = outcomes["a"].result
+        assert [(n, a, i) for n, a, (_p, i) in streamed] == [("a", 1, 0), ("a", 1, 1), ("a", 1, 2), ("b", 1, 0), ("b", 1, 1)]
+        streamed.clear()
+        sched.submit(Job("c", pid_and_stream, {"n": 3, "die_first": str(tmp_path / "died")}))
+        (outcome,) = list(sched.drain())
+    assert outcome.ok and outcome.attempts == 2 and outcome.result != pid  # a fresh process took over
+    assert [(a, i) for _n, a, (_p, i) in streamed] == [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2)]
+    assert ("JobFailed", "c", 1) in seen
+
+
+@pytest.mark.slow  # a private Ray instance: ~10 s
+def test_ray_actors_stream_items_and_are_replaced_when_they_die(tmp_path):
+    pytest.importorskip("ray")
+    from lab.scheduler import RayBackend
+
+    streamed: list[tuple[str, int, int]] = []
+    # Ray's workers import this test module by the name pytest gave it
+    backend = RayBackend(1, actors=True, env={"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    with Scheduler(backend, retries=1, on_output=lambda name, attempt, item: streamed.append((name, attempt, item[1]))) as sched:
+        sched.submit(Job("a", pid_and_stream, {"n": 3}))
+        sched.submit(Job("c", pid_and_stream, {"n": 3, "die_first": str(tmp_path / "died")}))
+        outcomes = {o.name: o for o in sched.drain()}
+    assert outcomes["a"].ok and outcomes["c"].ok and outcomes["c"].attempts == 2
+    assert outcomes["a"].result != outcomes["c"].result  # the actor that died was replaced
+    assert streamed[:3] == [("a", 1, 0), ("a", 1, 1), ("a", 1, 2)]
+    assert streamed[-3:] == [("c", 2, 0), ("c", 2, 1), ("c", 2, 2)]
+    # What the dead attempt streamed before dying arrived in order, tagged attempt 1 (an item in flight may be lost).
+    assert streamed[3:-3] in ([("c", 1, 0), ("c", 1, 1)], [("c", 1, 0)], [])
