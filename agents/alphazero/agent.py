@@ -5,6 +5,10 @@ self-play" (Science, 2018). One iteration: (1) play ``games_per_iteration`` self
 flight together; (2) add their positions to the replay window; (3) take gradient steps on random
 symmetric views of the window; (4) every ``eval_interval`` iterations, play the baselines and the
 network of the previous evaluation. A checkpoint (replay window included) may be taken after each.
+
+With ``workers`` > 1, step (1) runs on that many self-play actors (``agents/alphazero/actors.py``: local
+worker processes or Ray actors on the lab's scheduler) with the latest weights; the learner here
+trains on the shared replay window. ``workers=1`` plays in this process, as it always did.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents.alphazero.actors import SelfPlayActors, check_workers
 from agents.alphazero.network import NetEvaluator, search_precision
 from agents.alphazero.players import AlphaZeroPlayer, build_net
 from agents.alphazero.search import SearchParams
@@ -45,7 +50,11 @@ class AlphaZeroConfig:
     simulations: int = 50
     """MCTS simulations per self-play move."""
     workers: int = 1
-    """Self-play processes. Only 1: the speed comes from many games in flight in one process."""
+    """Self-play actors, each playing its share of the iteration's games, all in flight; 1: in the training process."""
+    backend: Literal["local", "ray"] = "local"
+    """Where actors run (``workers`` > 1): local worker processes (one per core at most) or Ray actors."""
+    address: str | None = None
+    """Ray cluster to run the actors on (HOST:PORT or auto); None: a private local Ray instance."""
     play_simulations: int = 100
     """Simulations per move when the trained agent plays (evaluations, `lab play`, `lab analyze`)."""
     channels: int = 32
@@ -94,11 +103,9 @@ class AlphaZeroConfig:
         for name in ("blocks", "temperature_moves", "weight_decay", "eval_interval", "cache_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"agent.{name}: expected 0 or more, got {getattr(self, name)}")
-        if self.workers != 1:
-            raise ConfigError(
-                f"--workers {self.workers}: only 1 is supported; self-play already runs "
-                f"games_per_iteration games at once in one process with batched network calls"
-            )
+        if self.workers < 1:
+            raise ConfigError(f"--workers: expected a positive number, got {self.workers}")
+        check_workers(self.workers, self.backend, self.address)
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes: expected a positive number, got {self.minutes}")
         if self.iterations is not None and self.iterations < 1:
@@ -135,6 +142,10 @@ class AlphaZero:
     Config: ClassVar[type] = AlphaZeroConfig
     default_threads: ClassVar[int] = 1
     """Torch threads: batched small convolutions gain little from a second thread on 2 shared cores."""
+    progress_metrics: ClassVar[tuple[str, ...]] = (
+        "selfplay/games_per_hour", "selfplay/games_per_hour_per_actor", "train/samples_per_s",
+    )
+    """Shown in the progress display: self-play games per hour (in all, and per actor), learner samples/s."""
 
     @classmethod
     def supports(cls, env: EnvInfo) -> str | None:
@@ -169,6 +180,11 @@ class AlphaZero:
         self.previous: dict[str, torch.Tensor] | None = None
         """Network weights at the previous evaluation."""
         self._symmetries = [(torch.as_tensor(c), torch.as_tensor(a)) for c, a in self.game.symmetries()]
+        if cfg.backend == "ray" and cfg.address and cfg.workers > 1:
+            from lab.scheduler import check_ray_address
+
+            check_ray_address(cfg.address)  # nothing answers there: say so in seconds, before the run starts
+        self._actors: SelfPlayActors | None = None
 
     # --- contract -----------------------------------------------------------------------------
     @property
@@ -203,6 +219,18 @@ class AlphaZero:
         )
 
     def learn(self, ctx: TrainContext, steps: int | None) -> None:
+        if self.cfg.workers > 1:
+            cfg = self.cfg
+            self._actors = SelfPlayActors(game=self.game.name, workers=cfg.workers, backend=cfg.backend,
+                                          address=cfg.address, bus=ctx.bus, device=self.device)
+        try:
+            self._learn(ctx, steps)
+        finally:
+            if self._actors is not None:
+                self._actors.close()
+                self._actors = None
+
+    def _learn(self, ctx: TrainContext, steps: int | None) -> None:
         budget = self.budget(steps)
         cfg = self.cfg
         while not ctx.should_stop():
@@ -225,17 +253,32 @@ class AlphaZero:
         rng = np.random.default_rng([self.seed, self.iteration])
         torch.manual_seed(self.seed * 1_000_003 + self.iteration)
         precision = search_precision(cfg.search_precision, self.device)
-        evaluator = NetEvaluator(self.net, self.game, self.device, cfg.cache_size, precision=precision)
         t0 = time.perf_counter()
-        records, sims = self_play(
-            self.game,
-            evaluator,
-            self.search_params(),
-            games=cfg.games_per_iteration,
-            parallel=cfg.games_per_iteration,
-            temperature_moves=cfg.temperature_moves,
-            rng=rng,
-        )
+        metrics: dict[str, float] = {}
+        if self._actors is None:
+            evaluator = NetEvaluator(self.net, self.game, self.device, cfg.cache_size, precision=precision)
+            records, sims = self_play(
+                self.game,
+                evaluator,
+                self.search_params(),
+                games=cfg.games_per_iteration,
+                parallel=cfg.games_per_iteration,
+                temperature_moves=cfg.temperature_moves,
+                rng=rng,
+            )
+            positions = evaluator.positions
+        else:
+            records, stats = self._actors.play(
+                self.net, iteration=self.iteration, seed=self.seed, games=cfg.games_per_iteration,
+                channels=cfg.channels, blocks=cfg.blocks, params=self.search_params(),
+                temperature_moves=cfg.temperature_moves, cache_size=cfg.cache_size, precision=precision,
+            )
+            sims, positions = sum(a.sims for a in stats), sum(a.positions for a in stats)
+            for k, a in enumerate(stats):
+                metrics[f"selfplay/actor_{k}/games_per_hour"] = a.games_per_hour
+            metrics["selfplay/games_per_hour_per_actor"] = float(np.mean([a.games_per_hour for a in stats]))
+            metrics["selfplay/actor_restarts"] = float(sum(a.attempts - 1 for a in stats))
+            metrics["selfplay/weights_publish_ms"] = 1000.0 * self._actors.publish_seconds
         play_s = time.perf_counter() - t0
         self.iteration += 1
         self.games_played += len(records)
@@ -246,13 +289,16 @@ class AlphaZero:
         self._add(records)
         t1 = time.perf_counter()
         losses = self._train(sum(len(r.values) for r in records), rng)
+        train_s = time.perf_counter() - t1
         return {
             "selfplay/games_per_hour": 3600.0 * len(records) / play_s,
             "selfplay/sims_per_s": sims / play_s,
             "selfplay/first_player_score": float(np.mean([r.first_player_score for r in records])),
             "selfplay/game_length": float(np.mean([len(r.values) for r in records])),
-            "selfplay/cache_hit_rate": 1.0 - evaluator.positions / max(1, sims),
-            "train/seconds": time.perf_counter() - t1,
+            "selfplay/cache_hit_rate": 1.0 - positions / max(1, sims),
+            **metrics,
+            "train/seconds": train_s,
+            "train/samples_per_s": losses["train/steps"] * min(cfg.batch_size, len(self.replay_values)) / max(train_s, 1e-9),
             "replay/positions": float(len(self.replay_values)),
             **losses,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,14 @@ def self_play(
     parallel: int,
     temperature_moves: int,
     rng: np.random.Generator,
+    on_end: Callable[[GameRecord], Any] | None = None,
 ) -> tuple[list[GameRecord], int]:
     """Play ``games`` games with up to ``parallel`` in flight; every move's search covers all of them.
 
     Dirichlet noise goes into every root; the first ``temperature_moves`` moves of a game are sampled
     in proportion to visit counts, later ones take the most visited move. After each move the chosen
-    subtree is kept for the next search.
+    subtree is kept for the next search. ``on_end(record)`` runs as each game ends (self-play actors
+    stream it to the learner there).
 
     Returns:
         The finished games (in order of finishing) and the number of simulations run.
@@ -93,6 +96,8 @@ def self_play(
             done.append(
                 GameRecord(np.stack([s for s, _ in traj]), np.stack([p for _, p in traj]), values, first)
             )
+            if on_end is not None:
+                on_end(done[-1])
             trajectories[i] = []
             move_no[i] = 0
             if started < games:
