@@ -86,7 +86,17 @@ def train(
         None, "--games-per-iteration", help="Self-play games per iteration.", rich_help_panel=_AZ
     ),
     simulations: Optional[int] = typer.Option(None, "--simulations", help="MCTS simulations per move.", rich_help_panel=_AZ),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Self-play workers.", rich_help_panel=_AZ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Self-play actors, one per core at most (default 1: in the training process).",
+        rich_help_panel=_AZ,
+    ),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", help="Where self-play actors run: local (processes) or ray.", rich_help_panel=_AZ
+    ),
+    address: Optional[str] = typer.Option(
+        None, "--address", help="Ray cluster for the actors (HOST:PORT or auto; default: a private local one).",
+        rich_help_panel=_AZ,
+    ),
 ) -> None:
     """Train an agent or a generator: `lab train ppo CartPole-v1`, `lab train diffusion digits`, `lab train --resume RUN`.
 
@@ -105,6 +115,8 @@ def train(
       lab train ppo minigrid:MiniGrid-Empty-5x5-v0
 
       lab train --config runs/ppo-CartPole-v1-20261124-101500/config.yaml
+
+      lab train alphazero connect_four --workers 2 --minutes 20    (also --backend ray [--address HOST:PORT])
     """
     from lab import training
     from lab.paths import user_path, writable_path
@@ -127,6 +139,7 @@ def train(
                     "ALGO": algo, "ENV": env, "--config": config, "--set": sets, "--hyperparams": hyperparams,
                     "--steps": steps, "--seed": seed, "--n-envs": n_envs, "--run-dir": run_dir,
                     "--gym-packages": gym_packages, "--vec": vec, "--batch-size": batch_size, "--resize": resize,
+                    "--workers": workers, "--backend": backend, "--address": address,
                 }.items()
                 if value
             ]
@@ -151,6 +164,7 @@ def train(
                     "n_envs": n_envs, "vec": vec, "batch_size": batch_size, "minutes": minutes,
                     "iterations": iterations,
                     "games_per_iteration": games_per_iteration, "simulations": simulations, "workers": workers,
+                    "backend": backend, "address": address,
                 },
                 notes=notes,
                 sources=sources,

@@ -53,10 +53,10 @@ def check_workers(workers: int, backend: str, address: str | None) -> None:
 
         raise unknown_name("--backend", backend, list(BACKENDS))
     if address and backend != "ray":
-        raise ConfigError(f"--address {address} needs --backend ray (the {backend} backend runs on this machine)")
+        raise ConfigError(f"agent.address: {address} needs --backend ray (the {backend} backend runs on this machine)")
     if workers > 1 and not address and workers > local_cores():
         raise ConfigError(
-            f"--workers {workers}: this machine has {local_cores()} cores and self-play actors need one each; "
+            f"agent.workers: {workers} self-play actors need {workers} cores and this machine has {local_cores()}; "
             f"use --workers {local_cores()} or fewer (or --backend ray --address HOST:PORT for a cluster)"
         )
 
