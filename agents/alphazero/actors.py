@@ -36,6 +36,8 @@ from lab.scheduler import Job, LocalBackend, RayBackend, Scheduler, check_ray_ad
 __all__ = ["ActorStats", "SelfPlayActors", "check_workers", "local_cores", "play_share", "split_games"]
 
 BACKENDS = ("local", "ray")
+JOB_TARGET = "agents.alphazero.actors:play_share"
+"""What each actor job runs (tests wrap it to kill an actor at a known point)."""
 
 
 def local_cores() -> int:
@@ -255,7 +257,7 @@ class SelfPlayActors:
                 continue
             name = f"selfplay-{iteration}-{k}"
             names.append(name)
-            self.scheduler.submit(Job(name, "agents.alphazero.actors:play_share", {
+            self.scheduler.submit(Job(name, JOB_TARGET, {
                 "game": self.game, "channels": channels, "blocks": blocks, "weights": weights,
                 "params": asdict(params), "games": share, "temperature_moves": temperature_moves,
                 "seed": [seed, iteration, k], "cache_size": cache_size, "precision": precision,
