@@ -89,7 +89,7 @@ def test_publishes_speed_and_losses(tmp_path):
     ("over", "match"),
     [
         (dict(channels=0), r"agent.channels: expected a positive number, got 0"),
-        (dict(workers=2), r"--workers 2: only 1 is supported"),
+        (dict(workers=0), r"--workers: expected a positive number, got 0"),
         (dict(eval_opponents=["mcts:x"]), r"'mcts:x'"),
     ],
 )
