@@ -1,14 +1,14 @@
 """AlphaZero self-play scaling: games per hour with 2 self-play actors against 1 process, same search settings.
 
-1. Self-play alone: the same network (random weights, seeded) plays ``--games`` Connect Four games per
-   round, in this process as ``--workers 1`` does (one torch thread), then over 2 local actors (persistent
-   worker processes, one thread each, ``--games / 2`` games in flight each), alternating the order each
-   round. Games per hour and positions per second (game lengths vary) for each; ``speedup`` is the ratio
-   of games per hour over all rounds. The actors' start-up (once per run) is left out; publishing the
-   weights each round is counted.
+1. Self-play alone: the same network (random weights, seeded) plays Connect Four with ``--games`` games
+   in flight per process, as ``--workers 1`` does in this process (one torch thread) and as each of
+   ``--workers 2``'s two local actors does (persistent worker processes, one thread each: 2 x ``--games``
+   games a round), alternating the order each round. Games per hour and positions per second (game
+   lengths vary) for each; ``speedup`` is the ratio of games per hour over all rounds. The actors'
+   start-up (once per run) is left out; publishing the weights each round is counted.
 2. Whole iterations: two AlphaZero agents (``workers=1`` and ``workers=2``, same seed and config) each run
-   ``--iterations`` iterations (self-play, then training on the replay window), alternated; the ratio of
-   iterations per second.
+   ``--iterations`` iterations (self-play, then training on the replay window; the 2-actor iteration has
+   twice the games and so twice the training steps), alternated; the ratio of games per second.
 3. Weights to the actors: the cost of each way of handing one iteration's weights to an actor, for this
    network: a file written atomically (temp + rename, then ``torch.load``), shared memory (one flat float32
    block), pickled bytes sent with the job, and (``--ray``) the Ray object store.
@@ -119,6 +119,7 @@ def iteration_scaling(args: argparse.Namespace) -> dict[str, float]:
     agents[2]._actors = SelfPlayActors(game="connect_four", workers=2, backend="local")
     seconds = {1: 0.0, 2: 0.0}
     train = {1: 0.0, 2: 0.0}
+    games = {1: 0, 2: 0}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             ctx = TrainContext(bus=EventBus(), run_dir=Path(tmp))
@@ -127,8 +128,10 @@ def iteration_scaling(args: argparse.Namespace) -> dict[str, float]:
             for r in range(args.iterations):
                 for workers in ((1, 2) if r % 2 == 0 else (2, 1)):
                     t0 = time.perf_counter()
+                    before = agents[workers].games_played
                     m = agents[workers]._iterate(ctx)
                     seconds[workers] += time.perf_counter() - t0
+                    games[workers] += agents[workers].games_played - before
                     train[workers] += m["train/seconds"]
                     print(f"  iteration {r + 2}: {workers} worker{'s' if workers > 1 else ''}: "
                           f"{time.perf_counter() - t0:.1f} s ({m['train/seconds']:.1f} s training)", flush=True)
@@ -137,7 +140,8 @@ def iteration_scaling(args: argparse.Namespace) -> dict[str, float]:
     return {
         "iteration_s_1": seconds[1] / args.iterations, "iteration_s_2": seconds[2] / args.iterations,
         "train_share_1": train[1] / seconds[1], "train_share_2": train[2] / seconds[2],
-        "iteration_speedup": seconds[1] / seconds[2],
+        "iteration_games_per_s_1": games[1] / seconds[1], "iteration_games_per_s_2": games[2] / seconds[2],
+        "iteration_speedup": (games[2] / seconds[2]) / (games[1] / seconds[1]),
     }
 
 
@@ -231,8 +235,8 @@ def main() -> None:
           f"{local['actor_startup_s']:.1f} s, not counted)", flush=True)
     result.update({k: round(v, 4) for k, v in local.items()})
     whole = iteration_scaling(args)
-    print(f"whole iterations: 1 process {whole['iteration_s_1']:.1f} s, 2 actors {whole['iteration_s_2']:.1f} s: "
-          f"{whole['iteration_speedup']:.2f}x (training {whole['train_share_1']:.0%} / {whole['train_share_2']:.0%} "
+    print(f"whole iterations: 1 process {whole['iteration_s_1']:.1f} s for {args.games} games, 2 actors "
+          f"{whole['iteration_s_2']:.1f} s for {2 * args.games}: {whole['iteration_speedup']:.2f}x the games/s (training {whole['train_share_1']:.0%} / {whole['train_share_2']:.0%} "
           f"of an iteration)", flush=True)
     result.update({k: round(v, 4) for k, v in whole.items()})
     weights = weights_transfer(args, args.ray)

@@ -83,7 +83,8 @@ def train(
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Training time budget.", rich_help_panel=_AZ),
     iterations: Optional[int] = typer.Option(None, "--iterations", help="Self-play iterations.", rich_help_panel=_AZ),
     games_per_iteration: Optional[int] = typer.Option(
-        None, "--games-per-iteration", help="Self-play games per iteration.", rich_help_panel=_AZ
+        None, "--games-per-iteration", help="Self-play games per iteration (per actor with --workers).",
+        rich_help_panel=_AZ
     ),
     simulations: Optional[int] = typer.Option(None, "--simulations", help="MCTS simulations per move.", rich_help_panel=_AZ),
     workers: Optional[int] = typer.Option(

@@ -46,11 +46,11 @@ class AlphaZeroConfig:
     iterations: int | None = None
     """Training budget in self-play iterations; wins over `minutes` when both are set."""
     games_per_iteration: int = 64
-    """Self-play games per iteration, all played at the same time (their searches batched together)."""
+    """Self-play games per iteration and actor, all played at the same time (their searches batched together)."""
     simulations: int = 50
     """MCTS simulations per self-play move."""
     workers: int = 1
-    """Self-play actors, each playing its share of the iteration's games, all in flight; 1: in the training process."""
+    """Self-play actors, each playing `games_per_iteration` games an iteration, all in flight; 1: in the training process."""
     backend: Literal["local", "ray"] = "local"
     """Where actors run (``workers`` > 1): local worker processes (one per core at most) or Ray actors."""
     address: str | None = None

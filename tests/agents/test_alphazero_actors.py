@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 import agents.alphazero.actors as actors
 from agents.alphazero import AlphaZero, AlphaZeroConfig
-from agents.alphazero.actors import split_games
 from lab.agent import TrainContext
 from lab.cli import app
 from lab.envs import resolve_env
@@ -72,7 +71,7 @@ def test_two_actors_same_seed_same_run_and_every_game_counted_once(tmp_path):
     first, seen = _run(tmp_path, workers=2)
     second, _ = _run(tmp_path, workers=2)
     _same_run(first, second)
-    assert first.games_played == 12
+    assert first.games_played == 24  # 6 games an iteration on each actor
     one, _ = _run(tmp_path, workers=1)
     assert not np.array_equal(one.replay_states, first.replay_states)  # per-actor seeds: a different (valid) run
     m = seen[-1]
@@ -80,10 +79,6 @@ def test_two_actors_same_seed_same_run_and_every_game_counted_once(tmp_path):
                 "selfplay/games_per_hour_per_actor", "train/samples_per_s"):
         assert np.isfinite(m[key]) and m[key] > 0, key
     assert m["selfplay/actor_restarts"] == 0
-
-
-def test_split_games():
-    assert split_games(6, 2) == [3, 3] and split_games(7, 3) == [3, 2, 2] and sum(split_games(64, 5)) == 64
 
 
 def slow_play_share(**kwargs):
@@ -121,7 +116,7 @@ def test_an_actor_killed_mid_iteration_is_restarted_and_its_partial_games_are_dr
     failures: list[JobFailed] = []
     bus.subscribe(JobFailed, failures.append)
     restarted, seen = _run(tmp_path, workers=2, bus=bus)
-    assert killed == [1]  # the dead attempt had streamed one game of its three
+    assert killed == [1]  # the dead attempt had streamed one game of its six
     assert [(f.name, f.attempt, f.final) for f in failures] == [("selfplay-1-0", 1, False)]
     assert "SIGKILL" in failures[0].error
     assert [m["selfplay/actor_restarts"] for m in seen] == [0, 1]
@@ -184,10 +179,10 @@ def _kill_9_and_resume(tmp_path, *extra) -> None:
     b = torch.load(run / "model.pt", weights_only=True)
     for k, v in a["agent"]["net"].items():
         assert torch.equal(v, b["agent"]["net"][k]), k
-    assert a["agent"]["games_played"] == b["agent"]["games_played"] == 180
+    assert a["agent"]["games_played"] == b["agent"]["games_played"] == 360
     events = read_events(run / "events.jsonl")
     assert events[-1]["event"] == "RunFinished"
-    assert sum(e["event"] == "EpisodeEnded" for e in events) >= 180
+    assert sum(e["event"] == "EpisodeEnded" for e in events) >= 360
 
 
 def test_kill_9_with_two_actors_then_resume_equals_running_straight_through(tmp_path):
