@@ -1,6 +1,6 @@
 """The scheduler: queue named jobs, run them on a backend (inline, local processes, Ray), publish their lifecycle.
 
-The one way the lab runs work in parallel: sweep trials now, tournament games and self-play actors next.
+The one way the lab runs work in parallel: sweep trials, tournament games and self-play actors.
 
 A :class:`Job` is a picklable unit of work: a ``"module:attr"`` target (or an importable function) and
 its keyword arguments. The :class:`Scheduler` runs jobs on a backend and publishes ``JobQueued``,

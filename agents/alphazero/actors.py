@@ -191,7 +191,8 @@ class SelfPlayActors:
         backend: ``local`` (persistent worker processes) or ``ray`` (Ray actors).
         address: a Ray cluster (``HOST:PORT`` or ``auto``); None starts a private local Ray instance.
         bus: receives the scheduler's job events (a dead actor shows as ``JobFailed``).
-        threads: torch threads per actor; default: this machine's cores shared out, at least 1.
+        threads: torch threads per actor; default: this machine's cores shared out, at least 1 (on a Ray
+            cluster at ``address``, whose machines this one cannot see: 1).
         retries: how many times one actor's job is run again after its worker died.
     """
 
@@ -200,7 +201,7 @@ class SelfPlayActors:
                  retries: int = 3) -> None:
         check_workers(workers, backend, address)
         self.game, self.workers, self.device = game, workers, device
-        self.threads = threads or max(1, local_cores() // workers)
+        self.threads = threads or (1 if address else max(1, local_cores() // workers))
         self._pending: dict[tuple[str, int], list[Any]] = {}
         self.pids: dict[str, int] = {}
         """The process each actor's current attempt runs in (job name -> pid), as the actors report it."""
