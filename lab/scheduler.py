@@ -623,6 +623,8 @@ class RayBackend:
 
         self._inbox: queue.Queue[tuple[Any, str, Any]] = queue.Queue()
         """Actor jobs' streamed messages, read by one thread per running job: ``(ref, kind, payload)``."""
+        self._readers: list[threading.Thread] = []
+        self._closed = False
 
     def cpus(self) -> float:
         """CPUs the Ray cluster (or the private instance) offers in all."""
@@ -642,15 +644,21 @@ class RayBackend:
             actor = self._idle.pop() if self._idle else self._actor_cls.options(**options).remote()
             gen = actor.run_stream.options(num_returns="streaming").remote(job)
             ref = gen
-            threading.Thread(target=self._read_stream, args=(gen,), name=f"lab-ray-{job.name}", daemon=True).start()
+            reader = threading.Thread(target=self._read_stream, args=(gen,), name=f"lab-ray-{job.name}", daemon=True)
+            reader.start()
+            self._readers = [t for t in self._readers if t.is_alive()] + [reader]
         self._running[ref] = (token, job, actor)
         return "ray actor" if actor is not None else "ray task"
 
     def _read_stream(self, gen: Any) -> None:
+        # Stop at "done" without asking the generator for more: a Ray call after close()'s shutdown would
+        # start a new Ray instance in this thread (Ray initializes itself on first use).
         try:
             for ref in gen:
                 kind, payload = self._ray.get(ref)
                 self._inbox.put((gen, kind, payload))
+                if kind == "done" or self._closed:
+                    return
         except self._ray.exceptions.RayError as e:  # the actor died, or was killed
             self._inbox.put((gen, "error", _error_line(e).split(" (pid=")[0]))
         except Exception as e:  # noqa: BLE001 - reported as the job's failure, never lost in a thread
@@ -730,6 +738,9 @@ class RayBackend:
             self._kill(actor, None if actor is not None else ref)
         for actor in self._idle:
             self._kill(actor)
+        self._closed = True
+        for reader in self._readers:  # their actors are gone: they end now, before Ray shuts down
+            reader.join(timeout=5)
         self._running.clear()
         self._idle.clear()
         if self._owns:
