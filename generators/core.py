@@ -132,7 +132,9 @@ class ImageGenerator:
     # --- construction -------------------------------------------------------------------------
     @classmethod
     def tuned(cls, dataset: str) -> dict[str, Any]:
-        return {}
+        from generators.mazes import tuned
+
+        return tuned(cls.__name__.lower(), dataset)
 
     @classmethod
     def load_data(cls, dataset: str, cfg: Any) -> ImageDataset:
@@ -147,7 +149,7 @@ class ImageGenerator:
         self.rng = torch.Generator().manual_seed(seed)
         self.stream = DataStream(data, cfg.batch_size, self.rng, device)
         self.amp_dtype = _amp_dtype(cfg, device)
-        self.invert = data.name == "digits"  # 1 = ink: draw it black in grids
+        self.invert = data.name == "digits" or getattr(data, "invert", False)  # 1 = ink (wall): draw it black
 
     @property
     def conditional(self) -> bool:
@@ -310,6 +312,12 @@ class ImageGenerator:
 
         n = n or self.cfg.eval_samples
         t0 = time.perf_counter()
+        own = getattr(self.data, "evaluate_samples", None)
+        if own is not None:  # a data set with metrics of its own (mazes: level metrics, not image features)
+            out = {"n": n, "step": self._step, "seed": seed, "dataset": self.data.name}
+            out.update(own(self.sample(n, seed=seed), seed=seed))
+            out["seconds"] = time.perf_counter() - t0
+            return out
         labels = balanced_labels(n, self.data.num_classes) if self.conditional else None
         samples = self.sample(n, seed=seed, labels=labels)
         report = evaluate_samples(samples, self.data, labels=labels, seed=seed).as_dict()

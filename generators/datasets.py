@@ -52,13 +52,15 @@ class DataConfig:
     """rollouts: stop collecting after this many frames in total."""
     observations: bool = False
     """rollouts: serve the observations instead of rendered `rgb_array` frames (vectors: as 1xD images scaled to [0, 1])."""
+    levels: int = 20000
+    """mazes: procedural mazes in the training split (the held-out split is the maze family's fixed one)."""
 
     def __post_init__(self) -> None:
         if self.size is not None and not 4 <= self.size <= 512:
             raise ConfigError(f"data.size: expected a side length between 4 and 512, got {self.size}")
         if not 0.0 < self.held_out < 1.0:
             raise ConfigError(f"data.held_out: expected a share between 0 and 1, got {self.held_out}")
-        for name in ("episodes", "max_frames"):
+        for name in ("episodes", "max_frames", "levels"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data.{name}: expected a positive number, got {getattr(self, name)}")
 
@@ -262,6 +264,9 @@ def load_dataset(spec: str, cfg: DataConfig | None = None) -> ImageDataset:
 
     cfg = cfg or DataConfig()
     name, _, arg = spec.partition(":")
+    base, dash, suffix = name.partition("-")
+    if dash and name not in DATASETS and base in DATASETS and not arg:  # a parameterized name: mazes-13
+        name, arg = base, suffix
     loader: Any = DATASETS.load(name)
     ds = loader(arg or None, cfg)
     if not isinstance(ds, ImageDataset):

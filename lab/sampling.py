@@ -127,6 +127,11 @@ def sample_run(
     samples = gen.sample(n, seed=seed, labels=labels, **options)
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
+    own = getattr(gen.data, "write_samples", None)
+    if own is not None:  # a data set with a format of its own (mazes: int8 levels, a grid marking invalid ones)
+        info = own(samples, out)
+        return {"samples": str(out / "samples.npy"), "grid": str(out / "grid.png"), "n": n, "seconds": seconds,
+                "shape": info.pop("levels_shape", list(samples.shape)), "source": gen.source, **info}
     with atomic.atomic_write(out / "samples.npy", "wb") as f:
         np.save(f, samples)
     if labels is not None:
@@ -168,11 +173,18 @@ def _fmt(v: Any, classes: int | None = None) -> str:
 
 
 def format_eval(result: dict[str, Any]) -> str:
-    """The metrics table of a generator evaluation: model, held-out real split, GMM baseline."""
+    """The metrics table of a generator evaluation: model, held-out real split, GMM baseline (for level data
+    sets such as mazes: the level metrics beside the random baseline and the held-out levels)."""
     if result.get("kind") == "world_model":
         from lab.world import format_world_eval
 
         return format_world_eval(result)
+    if "perfect_rate" in result:
+        cols = ("random", "held_out")
+        lines = [f"{'metric':<16}{'model':>10}{'random':>10}{'held-out':>10}"]
+        for m in ("perfect_rate", "solvable_rate", "duplicate_rate", "novelty", "path_ks", "mean_path_length"):
+            lines.append(f"{m:<16}{_fmt(result.get(m)):>10}" + "".join(f"{_fmt(result[c].get(m)):>10}" for c in cols))
+        return "\n".join(lines)
     from_metrics = ("fd", "kid", "precision", "recall", "coverage", "class_accuracy", "copy_rate")
     k = result.get("classes")
     lines = [f"{'metric':<16}{'model':>10}{'real':>10}{'gmm':>10}"]

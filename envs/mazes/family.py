@@ -10,8 +10,9 @@ from typing import Any
 
 from lab.errors import LabError, closest
 from envs.mazes.env import MazeEnv
-from envs.mazes.levels import parse_source
-from envs.mazes.maze import check_size
+from envs.mazes.levels import held_out_levels, is_held_out, parse_source
+from envs.mazes.maze import check_size, is_perfect, is_solvable, level_hash, procedural_maze
+from envs.mazes.metrics import level_metrics, level_report
 
 __all__ = ["Maze", "parse_maze_id", "DEFAULT_SIZE"]
 
@@ -45,7 +46,18 @@ def parse_maze_id(env_id: str) -> tuple[int, str]:
 
 
 class Maze:
-    """Grid mazes: maze-SIZE:SOURCE, sources procedural, file:PATH (`--set env.view=5` for a partial view)."""
+    """Grid mazes: maze-SIZE:SOURCE, sources procedural, generator:RUN_DIR, file:PATH (`--set env.view=5` for a partial view)."""
+
+    # The level convention's functions, for plugins that reach the family through the registry
+    # (``ENVS.load("maze")``) rather than importing envs/: the generators' mazes data set and its metrics.
+    procedural_maze = staticmethod(procedural_maze)
+    held_out_levels = staticmethod(held_out_levels)
+    is_held_out = staticmethod(is_held_out)
+    level_hash = staticmethod(level_hash)
+    is_perfect = staticmethod(is_perfect)
+    is_solvable = staticmethod(is_solvable)
+    level_metrics = staticmethod(level_metrics)
+    level_report = staticmethod(level_report)
 
     @staticmethod
     def env_factory(env_id: str, options: dict[str, Any]) -> Callable[..., MazeEnv]:
