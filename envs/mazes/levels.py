@@ -1,6 +1,7 @@
 """Level sources: where a maze env's levels come from, and the text format of level files.
 
-A source is named in the env id after the size: ``maze-13:procedural``, ``maze-13:file:PATH``.
+A source is named in the env id after the size: ``maze-13:procedural``, ``maze-13:file:PATH``,
+``maze-13:generator:RUN_DIR`` (:mod:`envs.mazes.generated`).
 Every source has ``name`` and ``draw(rng) -> grid``; the env checks, repairs or redraws what it gets
 (:mod:`envs.mazes.env`).
 
@@ -127,12 +128,18 @@ class FileSource:
         return self.levels[int(rng.integers(len(self.levels)))].copy()
 
 
-SOURCES = {"procedural": ProceduralSource, "file": FileSource}
+def _generator_source(size: int, run_dir: str) -> LevelSource:
+    from envs.mazes.generated import GeneratorSource  # torch and the run's generator: loaded only when named
+
+    return GeneratorSource(size, run_dir)
+
+
+SOURCES = {"procedural": ProceduralSource, "file": FileSource, "generator": _generator_source}
 """Source kinds by name; ``parse_source`` builds one from the part of the env id after the size."""
 
 
 def parse_source(size: int, spec: str, levels: Split = "train") -> LevelSource:
-    """Build the source named by ``spec`` (``procedural``, ``file:PATH``) for mazes of ``size``.
+    """Build the source named by ``spec`` (``procedural``, ``file:PATH``, ``generator:RUN_DIR``) for mazes of ``size``.
 
     ``levels="held-out"`` selects the held-out procedural split (evaluation): the source is then
     procedural whatever ``spec`` names, so an agent trained on any source is scored on the same levels.
@@ -143,14 +150,14 @@ def parse_source(size: int, spec: str, levels: Split = "train") -> LevelSource:
     if kind not in SOURCES:
         hits = closest(kind, list(SOURCES), n=1)
         hint = f"; did you mean {hits[0]!r}?" if hits else ""
-        raise LabError(f"unknown level source {kind!r}{hint} (choices: procedural, file:PATH)")
+        raise LabError(f"unknown level source {kind!r}{hint} (choices: procedural, file:PATH, generator:RUN_DIR)")
     if kind == "procedural":
         if arg:
             raise LabError(f"level source {spec!r}: procedural takes no argument")
         return ProceduralSource(size, levels)
     if not arg:
-        raise LabError(f"level source {spec!r}: expected file:PATH")
-    return FileSource(size, arg)
+        raise LabError(f"level source {spec!r}: expected {kind}:{'PATH' if kind == 'file' else 'RUN_DIR'}")
+    return SOURCES[kind](size, arg)
 
 
 def parse_levels(text: str, where: str = "<text>") -> list[tuple[int, np.ndarray]]:

@@ -55,7 +55,7 @@ def test_ppo_on_mazes_logs_level_draws_and_evaluates_on_held_out_levels(tmp_path
     "args, message",
     [
         (["train", "ppo", "maze-12:procedural"], "environment 'maze-12:procedural': maze size: expected an odd number >= 5, got 12"),
-        (["train", "ppo", "maze-13:procedral"], "environment 'maze-13:procedral': unknown level source 'procedral'; did you mean 'procedural'? (choices: procedural, file:PATH)"),
+        (["train", "ppo", "maze-13:procedral"], "environment 'maze-13:procedral': unknown level source 'procedral'; did you mean 'procedural'? (choices: procedural, file:PATH, generator:RUN_DIR)"),
         (["train", "ppo", "maze-13:procedural", "--set", "env.veiw=5"], "env.veiw: not an option of maze environments; did you mean 'env.view'?"),
         (["train", "ppo", "maze-13:file:/nonexistent/levels.txt", "--steps", "10"], "environment 'maze-13:file:/nonexistent/levels.txt': level file /nonexistent/levels.txt: cannot read it (No such file or directory)"),
     ],
