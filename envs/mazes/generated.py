@@ -2,10 +2,11 @@
 
 The generator is loaded through the lab's generator runs (:func:`lab.sampling.load_generator`), never by
 importing ``generators/``. Levels come in batches (``batch`` at a time, the run's sampler and DDIM steps as
-configured) into a pool of ``pool`` levels; ``draw(rng)`` picks a pool level with the env's ``rng``, so
-``reset(seed=...)`` is deterministic and costs an index, never a sampling call. A background thread samples
-the next batch while the env plays; the consumer swaps it in (replacing the oldest batch) after every
-``batch`` draws, and keeps drawing from the current pool if the thread is behind, so PPO never waits.
+configured) into a pool of up to ``pool`` levels; ``draw(rng)`` picks a pool level with the env's ``rng``,
+so ``reset(seed=...)`` is deterministic and costs an index, never a sampling call. Construction samples one
+batch; a background thread samples the next while the env plays; the consumer adds it to the pool (once
+full, in place of the oldest batch) after every ``batch`` draws, and keeps drawing from the current pool if
+the thread is behind, so PPO never waits.
 What the env does with a bad level (repair, redraw, procedural fallback) is the same as for every source.
 
 Bad input is one line: a folder that is not a generator run, or a run trained on another data set or
@@ -50,7 +51,7 @@ class GeneratorSource:
         device: where the generator runs (``auto``: CUDA when available).
     """
 
-    def __init__(self, size: int, run_dir: str, *, batch: int = 256, pool: int = 1024, seed: int = 0,
+    def __init__(self, size: int, run_dir: str, *, batch: int = 128, pool: int = 1024, seed: int = 0,
                  background: bool = True, device: str = "auto") -> None:
         from lab.sampling import load_generator, require_generator_run
 
@@ -80,8 +81,7 @@ class GeneratorSource:
         self.swaps = 0
         self.stale_swaps = 0
         """Times a batch was due but the thread had not finished it (the pool was reused meanwhile)."""
-        batches = [self._sample() for _ in range(self.pool_size // batch)]
-        self._pool = np.concatenate(batches)  # (pool, H, W) int8, unrepaired
+        self._pool = self._sample()  # (n, H, W) int8, unrepaired: one batch now, growing to `pool` as batches arrive
         self._oldest = 0
         self._draws_since_swap = 0
         self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=1)
@@ -114,6 +114,7 @@ class GeneratorSource:
     def _maybe_swap(self) -> None:
         if self._draws_since_swap < self.batch:
             return
+        growing = len(self._pool) < self.pool_size
         if self._thread is None:
             fresh = self._sample()
         else:
@@ -123,9 +124,12 @@ class GeneratorSource:
                 self.stale_swaps += 1
                 self._draws_since_swap = 0  # try again after another batch of draws: never wait
                 return
-        i = self._oldest * self.batch
-        self._pool[i : i + self.batch] = fresh
-        self._oldest = (self._oldest + 1) % (self.pool_size // self.batch)
+        if growing:
+            self._pool = np.concatenate([self._pool, fresh])
+        else:
+            i = self._oldest * self.batch
+            self._pool[i : i + self.batch] = fresh
+            self._oldest = (self._oldest + 1) % (self.pool_size // self.batch)
         self._draws_since_swap = 0
         self.swaps += 1
 
@@ -133,7 +137,7 @@ class GeneratorSource:
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         self._maybe_swap()
         self._draws_since_swap += 1
-        return self._pool[int(rng.integers(self.pool_size))].copy()
+        return self._pool[int(rng.integers(len(self._pool)))].copy()
 
     def levels_per_second(self) -> float:
         """Levels the sampler produced per second of sampling so far (the sustained rate, batched)."""
