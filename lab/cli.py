@@ -183,6 +183,13 @@ def train(
         typer.echo(f"{result.run_dir} already finished at step {result.step:,}; nothing to do")
         return
     ev = result.eval or {}
+    if "perfect_rate" in ev:  # a level data set (mazes): level metrics instead of image features
+        typer.echo(
+            f"finished {result.step:,} steps in {result.seconds:.0f} s: perfect {ev['perfect_rate']:.1%}, solvable "
+            f"{ev['solvable_rate']:.1%}, duplicates {ev['duplicate_rate']:.1%}, path KS {ev['path_ks']:.3f} over "
+            f"{ev['n']} samples; run folder {result.run_dir}"
+        )
+        return
     if "fd" in ev:
         k = ev.get("classes")
         cov = f", coverage {ev['coverage']}/{k}" if ev.get("coverage") is not None else ""

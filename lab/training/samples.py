@@ -20,7 +20,8 @@ from lab.runs import RunDir
 
 __all__ = ["SampleGridWriter", "SampleEvaluator", "SamplesFileWriter", "HEADLINE"]
 
-HEADLINE = ("fd", "kid", "precision", "recall", "coverage", "class_accuracy", "copy_rate")
+HEADLINE = ("fd", "kid", "precision", "recall", "coverage", "class_accuracy", "copy_rate",
+            "perfect_rate", "solvable_rate", "duplicate_rate", "novelty", "path_ks")  # the last five: level data sets (mazes)
 """Metrics of a generator evaluation that are also published as ``eval/<name>`` scalars."""
 
 
