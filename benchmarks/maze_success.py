@@ -70,6 +70,7 @@ def level_outcomes(events: list[dict]) -> dict[str, int]:
     for e in events:
         if e["event"] == "LevelDrawn":
             out[e["outcome"]] = out.get(e["outcome"], 0) + 1
+            out["rejected_draws"] = out.get("rejected_draws", 0) + int(e.get("rejections", 0))
     return out
 
 
@@ -102,7 +103,7 @@ def main() -> None:
         written = yaml.safe_load((run / "config.yaml").read_text()).get("agent") or {}
         greedy = "greedy" if written.get("eval_deterministic", True) else "sampled"
         line = ax.plot(steps, rates, marker="o", label=f"{run.name}: {label}, {greedy} actions")[0]
-        ax.axhline(baseline, color=line.get_color(), linestyle=":", label=f"random policy, {cfg.env}")
+        ax.axhline(baseline, color=line.get_color(), linestyle=":", label=f"random policy, {eval_id} held-out")
         for s, r in zip(steps, rates):
             print(f"{run.name:<12} {cfg.env:<22} step {s:>8,}  held-out success {r:.3f}")
         print(f"{run.name:<12} {cfg.env:<22} random policy held-out success {baseline:.3f}")
