@@ -681,7 +681,7 @@ def tournament(
     workers: int = typer.Option(2, "--workers", "-w", help="Jobs run at once."),
     backend: str = typer.Option("local", "--backend", help="local (worker processes), ray, or inline."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to attach to (HOST:PORT or auto)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Tournament folder (default tournaments/GAME-NAMES); the same command continues it."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Tournament folder (default tournaments/GAME-NAMES); the same command continues it."),
     seed: int = typer.Option(0, "--seed", help="Seeds the openings and the players' random choices."),
     gauntlet: Optional[str] = typer.Option(None, "--gauntlet", help="Play only NAME against every other player."),
     sprt: Optional[str] = typer.Option(None, "--sprt", help="elo0=E0,elo1=E1[,alpha=0.05,beta=0.05]: play game pairs until one is accepted."),
@@ -701,7 +701,7 @@ def tournament(
             device = resolve_device(device)
         summary = run_tournament(TournamentOptions(
             game=game, players=player, games_per_pair=games_per_pair, workers=workers, backend=backend,
-            address=address, out=str(out) if out else None, seed=seed, gauntlet=gauntlet, sprt=sprt,
+            address=address, out=out, seed=seed, gauntlet=gauntlet, sprt=sprt,
             opening_plies=opening_plies, openings=str(openings) if openings else None, batch=batch,
             device=device, display=not quiet, track=track,
         ))

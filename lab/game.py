@@ -9,10 +9,14 @@ two faces over one representation, a small integer array per position, seen from
   ``batch_legal``, ``batch_encode``), used by the search to advance many positions at once.
 
 Moves are given to people as text (``parse_move``/``format_move``, 1-based); actions are 0-based ints.
+A move list is one character per move (``"4453"``) while every move is one character, else moves
+separated by spaces (``"72 300 361"``: :func:`moves_text`, :func:`split_moves`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,6 +32,8 @@ __all__ = [
     "game_names",
     "position_from_moves",
     "score_of",
+    "moves_text",
+    "split_moves",
 ]
 
 
@@ -164,17 +170,50 @@ def resolve_game(name: str) -> type[Game]:
     raise unknown_name("game", name, game_names())
 
 
+def _spaced(game_cls: Any) -> bool:
+    """Whether the game's moves can take more than one character (its widest one: the last action)."""
+    n = int(getattr(game_cls, "num_actions", 0) or 0)
+    return n > 0 and len(game_cls.format_move(n - 1)) > 1
+
+
+def moves_text(game_cls: Any, actions: Sequence[int]) -> str:
+    """A move list as text, as :func:`split_moves` reads it back.
+
+    One character per move when every move of the game is one character (``"4453"``), else the moves
+    separated by spaces (``"72 300 361"`` for Go's 362 actions).
+    """
+    moves = [game_cls.format_move(int(a)) for a in actions]
+    return " ".join(moves) if _spaced(game_cls) else "".join(moves)
+
+
+_BRACKETED = re.compile(r"\([^()]*\)|[^()\s]")
+
+
+def split_moves(game_cls: Any, text: str) -> list[str]:
+    """The moves of a move list (:func:`moves_text`); ``""`` or ``"-"``: none.
+
+    Games with one-character moves take one per character (``"4453"``, spaces ignored); others take
+    space-separated moves (``"72 300 361"``), and the bracketed form older games files hold
+    (``"(72)(300)(361)"``).
+    """
+    text = text.strip()
+    if text in ("", "-"):
+        return []
+    if not _spaced(game_cls):
+        return [ch for ch in text if not ch.isspace()]
+    if "(" in text:
+        return _BRACKETED.findall(text.replace(" ", ""))
+    return text.split()
+
+
 def position_from_moves(game_cls: type[Game], moves: str) -> Game:
-    """The position reached by ``moves`` (one character per move, e.g. ``"4453"``; ``"-"`` or ``""``: the start).
+    """The position reached by ``moves`` (:func:`split_moves`, e.g. ``"4453"``; ``"-"`` or ``""``: the start).
 
     Raises:
         IllegalPositionError: a character that is not a move, an illegal move, or a finished game.
     """
     game = game_cls()
-    text = moves.strip()
-    if text in ("", "-"):
-        return game
-    for i, ch in enumerate(text, start=1):
+    for i, ch in enumerate(split_moves(game_cls, moves), start=1):
         try:
             action = game_cls.parse_move(ch)
         except IllegalMoveError as e:

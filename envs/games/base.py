@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lab.game import IllegalMoveError
+from lab.game import IllegalMoveError, moves_text, split_moves
 
 __all__ = ["BitboardGame"]
 
@@ -159,7 +159,7 @@ class BitboardGame:
         return ""
 
     def __repr__(self) -> str:
-        moves = "".join(self.format_move(a) for a in self.history)
+        moves = moves_text(type(self), self.history)
         return f"{type(self).__name__}({moves!r})"
 
     def __str__(self) -> str:
@@ -171,7 +171,7 @@ class BitboardGame:
     def from_moves(cls, moves: str) -> BitboardGame:
         """The position after ``moves`` (1-based move characters, e.g. ``"4453"``)."""
         game = cls()
-        for ch in moves:
+        for ch in split_moves(cls, moves):
             game.play(cls.parse_move(ch))
         return game
 

@@ -92,12 +92,14 @@ class AECGame:
 
     @classmethod
     def format_move(cls, action: int) -> str:
-        """One character per move while the game has at most 9 actions (``1``-``9``), else ``(a)``."""
-        return _MOVE_CHARS[action] if cls.num_actions <= len(_MOVE_CHARS) else f"({action})"
+        """One character per move while the game has at most 9 actions (``1``-``9``), else the action's
+        number (``300``; move lists separate them with spaces: :func:`lab.game.moves_text`)."""
+        return _MOVE_CHARS[action] if cls.num_actions <= len(_MOVE_CHARS) else str(action)
 
     @classmethod
     def parse_move(cls, text: str) -> int:
-        t = text.strip().strip("()")
+        """:meth:`format_move`'s text to the action; ``(300)``, as older games files write it, is read too."""
+        t = text.strip().strip("()").strip()
         if cls.num_actions <= len(_MOVE_CHARS):
             if len(t) == 1 and t in _MOVE_CHARS[: cls.num_actions]:
                 return _MOVE_CHARS.index(t)

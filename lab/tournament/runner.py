@@ -14,7 +14,6 @@ The same command again plays only the games missing from ``games.jsonl`` (after 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import math
@@ -25,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import atomic
+from lab import atomic, locks
 from lab.errors import LabError, unknown_name
 from lab.events import EventBus
+from lab.paths import user_path
 from lab.scheduler import Job, Scheduler, make_backend
 from lab.registry import PLAYERS
 from lab.tournament.gamesfile import GAMES_FILE, GamesTail, append_game, read_numbered, repair_tail
@@ -118,6 +118,8 @@ def parse_players(items: list[str]) -> dict[str, str]:
 
 
 def _check(opts: TournamentOptions) -> tuple[Any, dict[str, str], SprtSpec | None, int]:
+    if opts.out is not None:
+        user_path("--out", opts.out)  # "" is not the current folder: one line before anything loads
     players = parse_players(opts.players)
     game_cls = load_game(opts.game)
     from lab.players import make_player
@@ -184,15 +186,12 @@ def _compare(out: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
+    """Create ``out`` and hold it as its one writer (:mod:`lab.locks`, as ``lab train`` and ``lab sweep`` do)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LabError(f"--out {out}: cannot create the folder ({e.strerror})") from None
-    with open(out / ".lock", "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LabError(f"--out {out}: another lab tournament is running in this folder") from None
+    with locks.hold(out, "tournament folder"):
         yield
 
 
@@ -205,7 +204,7 @@ def _open_folder(out: Path, manifest: dict[str, Any]) -> None:
             raise LabError(f"{path}: not valid JSON; this folder cannot be continued") from None
         _compare(out, old, manifest)
         return
-    others = [p.name for p in out.iterdir() if p.name != ".lock"]
+    others = [p.name for p in out.iterdir() if p.name != locks.LOCK_NAME]
     if others:
         raise LabError(f"--out {out} is not empty and holds no {MANIFEST} (it has {', '.join(sorted(others)[:3])}); "
                        f"give a new folder")
@@ -447,7 +446,7 @@ def run_tournament(opts: TournamentOptions) -> TournamentSummary:
     """Run (or continue) a tournament; see the module docstring for the folder it writes."""
     game_cls, players, sprt, gpp = _check(opts)
     manifest = _manifest(opts, players, sprt, gpp)
-    out = Path(opts.out) if opts.out else _default_out(opts, players)
+    out = user_path("--out", opts.out) if opts.out is not None else _default_out(opts, players)
     with _locked(out):
         _open_folder(out, manifest)
         return _Runner(opts, game_cls, players, sprt, gpp, out).run()

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from lab.errors import LabError
+from lab.game import moves_text as _moves_text
+from lab.game import split_moves
 
 __all__ = ["Slot", "pairings", "game_id", "slots_for", "OpeningSource", "forced_result", "read_book", "moves_text"]
 
@@ -61,8 +63,9 @@ def slots_for(pair: tuple[str, str], opening_index: int) -> list[Slot]:
 
 
 def moves_text(game_cls: Any, actions: Sequence[int]) -> str:
-    """One character per move (``"4453"``), as ``lab analyze`` reads positions."""
-    return "".join(game_cls.format_move(int(a)) for a in actions)
+    """The moves as ``lab analyze`` and ``--openings`` read them: ``"4453"``, or ``"72 300 361"`` for games
+    with multi-character moves (:func:`lab.game.moves_text`)."""
+    return _moves_text(game_cls, actions)
 
 
 def forced_result(game_cls: Any, state: np.ndarray, depth: int) -> int:
@@ -157,7 +160,7 @@ class OpeningSource:
 
 
 def read_book(path: str | Path, game_cls: Any, source: OpeningSource | None = None) -> tuple[list[tuple[int, ...]], int]:
-    """Openings from a text file, one per line as move text (``4453``; ``-`` the start; ``#`` comments).
+    """Openings from a text file, one per line as move text (``4453``, ``72 300``; ``-`` the start; ``#`` comments).
 
     Returns ``(openings, skipped)``: lines whose position is already over or decided are skipped.
 
@@ -178,7 +181,7 @@ def read_book(path: str | Path, game_cls: Any, source: OpeningSource | None = No
             continue
         actions: list[int] = []
         game = game_cls()
-        for j, ch in enumerate("" if text == "-" else text, start=1):
+        for j, ch in enumerate(split_moves(game_cls, text), start=1):
             try:
                 a = game_cls.parse_move(ch)
             except LabError as e:

@@ -59,7 +59,8 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write TensorBoard scalars under RUN/tb/ (needs the tensorboard package)."""
     gym_packages: list[str] = field(default_factory=list)
-    """Modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages."""
+    """Modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages.
+    Written `env: {id: ENV, packages: [PKG]}` in a config file, `--set env.packages=[PKG]` on the command line."""
     env_wrapper: list[Any] = field(default_factory=list)
     """Gymnasium wrappers, as the zoo writes them: module.Class or {module.Class: {keyword: value}}."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -211,7 +212,7 @@ def resolve_config(
         loaded = load_yaml(config_file, prov)
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{config_file}: expected a mapping of config keys, got {type(loaded).__name__}")
-        file_data = loaded or {}
+        file_data = _env_mapping(loaded or {}, prov, config_file)
     parsed_sets = [parse_set(s) for s in sets]
     for name, given in (("algo", algo), ("env", env)):
         if given:
@@ -226,7 +227,10 @@ def resolve_config(
         raise ConfigError(f"no {what} or --config FILE")
     agent_cls = trainable_class(algo)
 
-    packages = (flags or {}).get("gym_packages") or file_data.get("gym_packages") or []
+    set_packages = [v for path, v in parsed_sets if path in (("env", "packages"), ("gym_packages",))]
+    packages = (set_packages[-1] if set_packages else None) or (flags or {}).get("gym_packages") \
+        or file_data.get("gym_packages") or []
+    packages = [packages] if isinstance(packages, str) else packages
     if isinstance(packages, list):
         import_packages([str(p) for p in packages])  # they register the ids the tuned values are looked up by
     if (
@@ -268,6 +272,8 @@ def resolve_config(
     for item in sets:
         key, _, value = item.partition("=")
         key = canonical_key(key.strip(), agent_cls)
+        if key == ENV_PACKAGES_KEY:
+            key = "gym_packages"
         for short in ("env", "eval_env"):  # --set env.view=5: an option of the environment
             if key.startswith(short + "."):
                 key = f"{short}_options.{key[len(short) + 1:]}"
@@ -279,9 +285,13 @@ def resolve_config(
             raise ConfigError(f"--set {item}: unknown key {key!r}{hint}")
         canonical.append(f"{key}={value}")
     apply_sets(data, canonical, prov)
+    if isinstance(data.get("gym_packages"), str):  # --set env.packages=minigrid: one package
+        data["gym_packages"] = [data["gym_packages"]]
     for path, value in parsed_sets:  # keep the --set spelling the user typed in messages
         full = tuple(canonical_key(".".join(path), agent_cls).split("."))
-        if full[0] in ("env", "eval_env") and len(full) > 1:
+        if full == ("env", "packages"):
+            full = ("gym_packages",)
+        elif full[0] in ("env", "eval_env") and len(full) > 1:
             full = (f"{full[0]}_options", *full[1:])
         if full != path:
             prov[full] = f"--set {'.'.join(path)}={value}"
@@ -289,6 +299,39 @@ def resolve_config(
     if sources is not None:
         sources.update(_sources(to_dict(cfg), prov))
     return cfg
+
+
+ENV_PACKAGES_KEY = "env.packages"
+"""The documented key of ``gym_packages`` (``--gym-packages``): ``env: {id: ENV, packages: [PKG]}`` in a file."""
+
+
+def _env_mapping(data: dict, prov: Provenance, where: str) -> dict:
+    """A config file's ``env: {id: ENV, packages: [PKG]}`` as the flat keys ``env`` and ``gym_packages``.
+
+    ``gym_packages: [PKG]`` (the key's name before ``env.packages``) is read too, but not both at once.
+    """
+    env = data.get("env")
+    if not isinstance(env, dict):
+        return data
+    line = prov.get(("env",), where)
+    unknown = [str(k) for k in env if k not in ("id", "packages")]
+    if unknown:
+        bad = unknown[0]
+        hits = closest(bad, ["id", "packages"], n=1)
+        hint = f"; did you mean 'env.{hits[0]}'?" if hits else ""
+        raise ConfigError(f"{prov.get(('env', bad), line)}: unknown key 'env.{bad}' (env takes id and packages){hint}")
+    if "packages" in env and "gym_packages" in data:
+        raise ConfigError(f"{prov.get(('gym_packages',), where)}: gym_packages and env.packages "
+                          f"({prov.get(('env', 'packages'), line)}) name the same setting; keep env.packages")
+    out = {k: v for k, v in data.items() if k != "env"}
+    if "id" in env:
+        out["env"] = env["id"]
+        prov[("env",)] = prov.get(("env", "id"), line)
+    if "packages" in env:
+        packages = env["packages"]
+        out["gym_packages"] = [packages] if isinstance(packages, str) else packages
+        prov[("gym_packages",)] = prov.get(("env", "packages"), line)
+    return out
 
 
 def _is_family_id(env_id: str) -> bool:

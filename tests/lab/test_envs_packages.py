@@ -86,3 +86,33 @@ def test_atari_wrapper_keywords_from_the_zoo_entry_are_kept():
     wrappers = [{"stable_baselines3.common.atari_wrappers.AtariWrapper": {"terminal_on_life_loss": False}}]
     (_cls, kwargs), = resolve_env("ALE/Pong-v5", wrappers=wrappers).wrappers
     assert kwargs == {"frame_skip": 4, "terminal_on_life_loss": False}
+
+
+def test_env_packages_is_the_config_key_and_gym_packages_still_reads(my_package, tmp_path):
+    from lab.training import resolve_config
+
+    new = tmp_path / "new.yaml"
+    new.write_text(f"algo: ppo\nenv:\n  id: MyCorridor-v0\n  packages: [{my_package}]\n")
+    sources: dict[str, str] = {}
+    cfg = resolve_config(config_file=str(new), sources=sources)
+    assert (cfg.env, cfg.gym_packages) == ("MyCorridor-v0", [my_package])
+    assert sources["gym_packages"] == f"{new}:4" and sources["env"] == f"{new}:3"
+    old = tmp_path / "old.yaml"  # files written before env.packages
+    old.write_text(f"algo: ppo\nenv: MyCorridor-v0\ngym_packages: [{my_package}]\n")
+    assert resolve_config(config_file=str(old)).gym_packages == [my_package]
+    by_set = resolve_config(algo="ppo", env="MyCorridor-v0", sets=[f"env.packages={my_package}"])
+    assert by_set.gym_packages == [my_package]
+
+
+def test_env_mapping_errors_name_the_line(my_package, tmp_path):
+    from lab.errors import ConfigError
+    from lab.training import resolve_config
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(f"algo: ppo\nenv:\n  id: MyCorridor-v0\n  package: [{my_package}]\n")
+    with pytest.raises(ConfigError, match=rf"^{typo}:4: unknown key 'env.package' .*did you mean 'env.packages'\?"):
+        resolve_config(config_file=str(typo))
+    both = tmp_path / "both.yaml"
+    both.write_text(f"algo: ppo\nenv:\n  id: MyCorridor-v0\n  packages: [{my_package}]\ngym_packages: [{my_package}]\n")
+    with pytest.raises(ConfigError, match=rf"^{both}:5: gym_packages and env.packages \({both}:4\) name the same"):
+        resolve_config(config_file=str(both))

@@ -288,3 +288,42 @@ def test_sprt_with_a_gauntlet_tests_one_player_against_the_field(tmp_path):
     games = games_of(out)
     assert json.loads((out / "ratings.json").read_text())["sprt"]["decision"] == "H1"
     assert {frozenset((g["first"], g["second"])) for g in games} == {frozenset(("m", "r1")), frozenset(("m", "r2"))}
+
+
+def test_out_must_not_be_empty_and_a_held_folder_is_refused(tmp_path):
+    msg = one_error_line(run(*C4, "-p", "a=random", "-p", "b=random", "--out", "", "-q"))
+    assert msg == "--out: the path is empty; give one (. means the current folder)"
+    from lab import locks
+
+    out = tmp_path / "T"
+    out.mkdir()
+    with locks.hold(out, "tournament folder"):  # as another lab command writing there would
+        msg = one_error_line(run(*C4, "-p", "a=random", "-p", "b=random", "-n", "2", "--backend", "inline",
+                                 "--out", str(out), "-q"))
+    assert msg.startswith(f"{out}: the tournament folder is in use by process {os.getpid()}")
+    assert not (out / "games.jsonl").exists()
+
+
+def test_games_with_more_than_nine_actions_write_moves_that_read_back(tmp_path):
+    """Go (362 actions): moves are numbers separated by spaces, and they replay to the game's end and result."""
+    from lab.game import split_moves
+    from lab.tournament.aec import aec_game
+    from lab.tournament.schedule import read_book
+
+    out = tmp_path / "G"
+    result = run("tournament", "pettingzoo:classic/go_v5", "-p", "r1=random", "-p", "r2=random", "-n", "2",
+                 "--opening-plies", "0", "--backend", "inline", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    go = aec_game("pettingzoo:classic/go_v5")
+    for g in games_of(out):
+        moves = split_moves(go, g["moves"])
+        assert len(moves) > 9 and all(m.isdigit() and int(m) < 362 for m in moves) and " " in g["moves"]
+        board = go()
+        for m in moves:
+            board.play(go.parse_move(m))
+        assert board.done and g["result"] == (0.5 if board.winner is None else 1.0 - board.winner)
+    assert split_moves(go, "(72)(300)(361)") == ["(72)", "(300)", "(361)"]  # games files written before
+    book = tmp_path / "book.txt"
+    book.write_text("72 300\n(72)(300)\n-\n")
+    openings, skipped = read_book(book, go)
+    assert openings == [(72, 300), (72, 300), ()] and skipped == 0
