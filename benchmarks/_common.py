@@ -1,7 +1,9 @@
 """Shared pieces of the benchmarks: raw stable-baselines3 built from an RL Zoo entry, timing helpers.
 
-The "raw" side is what a user of stable-baselines3 + the RL Zoo runs: the zoo's published entry
-(``benchmarks/zoo/<algo>.yml``), SB3 constructed directly, torch's default thread count.
+The "raw" side is what a user of stable-baselines3 + the RL Zoo runs: the zoo's published entry, SB3
+constructed directly, torch's default thread count. The entry is read from the installed ``rl_zoo3``
+package's own ``hyperparams/<algo>.yml`` where rl_zoo3 is installed, else from the copies in
+``benchmarks/zoo/`` (rl_zoo3 2.9.2's entries for the benchmarked ids); :func:`zoo_file` says which.
 """
 
 from __future__ import annotations
@@ -23,10 +25,30 @@ if str(ROOT) not in sys.path:
 from lab.evaluation import EVAL_SEED_OFFSET  # noqa: E402 - the lab's evaluation seeds, after the path is set
 
 
+def zoo_file(algo: str) -> Path:
+    """The zoo's hyperparameter file for ``algo``: the installed rl_zoo3's own, else ``benchmarks/zoo/``'s copy."""
+    try:
+        import rl_zoo3
+    except ImportError:
+        return HERE / "zoo" / f"{algo}.yml"
+    own = Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml"
+    return own if own.exists() else HERE / "zoo" / f"{algo}.yml"
+
+
+def zoo_source(algo: str) -> str:
+    """Which file :func:`zoo_entry` reads, for reports: ``rl_zoo3 2.9.2 (PATH)`` or ``copy (PATH)``."""
+    path = zoo_file(algo)
+    if path.parent == HERE / "zoo":
+        return f"copy in benchmarks/zoo (rl_zoo3 not installed): {path}"
+    import rl_zoo3
+
+    return f"rl_zoo3 {getattr(rl_zoo3, '__version__', '?')} package: {path}"
+
+
 def zoo_entry(algo: str, env_id: str) -> dict[str, Any]:
     import yaml
 
-    data = yaml.safe_load((HERE / "zoo" / f"{algo}.yml").read_text())
+    data = yaml.safe_load(zoo_file(algo).read_text())
     return dict(data[env_id])
 
 

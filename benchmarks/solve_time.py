@@ -1,5 +1,8 @@
 """Time to solve: the lab's defaults against stable-baselines3 with the RL Zoo's configuration.
 
+The zoo's entry comes from the installed rl_zoo3 package's own files (else from the copies in
+benchmarks/zoo/); the output names the file used.
+
 For each task and seed, both sides train until a 10-episode deterministic evaluation reaches the solved
 threshold (CartPole-v1 475, Pendulum-v1 -200) or their step budget runs out. Reported per run: training
 wall-clock until that evaluation (evaluation time excluded, everything else included: environment
@@ -26,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import EVAL_SEED_OFFSET, Stopwatch, evaluate_raw, median, raw_sb3_model, run_child
+from _common import EVAL_SEED_OFFSET, Stopwatch, evaluate_raw, median, raw_sb3_model, run_child, zoo_source
 
 # algo: (env, lab step budget, solved threshold, evaluate every N steps)
 TASKS = {
@@ -149,6 +152,8 @@ def main() -> None:
         env_id, budget, threshold, _every = TASKS[algo]
         sets = [s.split(":", 1)[1] for s in args.lab_set if s.startswith(algo + ":")]
         runs: dict[str, list[dict]] = {side: [] for side in sides}
+        if "zoo" in sides:
+            print(f"{algo} {env_id}: the zoo's entry from the {zoo_source(algo)}", file=sys.stderr, flush=True)
         for seed in range(args.seeds):
             order = sides if seed % 2 == 0 else sides[::-1]
             for side in order:
@@ -161,6 +166,8 @@ def main() -> None:
                     got += f"; last eval {r['final_return']:.1f}, lowest late {r['min_late_return']:.1f}"
                 print(f"{algo} {env_id} seed {seed} {side:>3}: {got} (trained {r['trained_steps']:,})", file=sys.stderr, flush=True)
         entry: dict = {"env": env_id, "threshold": threshold, "lab_budget": budget, "lab_sets": sets}
+        if "zoo" in sides:
+            entry["zoo_file"] = zoo_source(algo)
         for side, rs in runs.items():
             entry[side] = {
                 "solved": sum(r["steps"] is not None for r in rs),

@@ -30,12 +30,13 @@ def measure(env_id: str, vec: str, n: int, seconds: float) -> dict:
 
     info = resolve_env(env_id)
     t0 = time.perf_counter()
-    if vec == "envpool":
-        import envpool
+    if vec == "envpool":  # the task and settings `lab train --vec envpool` uses (frame stack included)
+        from agents.sb3.envpool_vec import EnvPoolVecEnv, envpool_task
 
-        venv = envpool.make_gym(env_id.replace("ALE/", "").replace("-v5", "-v5"), num_envs=n)
-        step = lambda a: venv.step(a)  # noqa: E731
+        task, kwargs = envpool_task(info)
+        venv = EnvPoolVecEnv(task, n, 0, **kwargs)
         venv.reset()
+        step = venv.step
         sample = lambda: np.array([venv.action_space.sample() for _ in range(n)])  # noqa: E731
     else:
         cls = DummyVecEnv if vec == "dummy" else SubprocVecEnv
@@ -62,14 +63,16 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=["ALE/Breakout-v5", "HalfCheetah-v5"])
     parser.add_argument("--n", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per configuration")
+    parser.add_argument("--vecs", nargs="+", default=None, help="dummy, subproc, envpool (default: all installed)")
     args = parser.parse_args()
     vecs = ["dummy", "subproc"]
-    try:
-        import envpool  # noqa: F401
+    from agents.sb3.envpool_vec import available
 
+    if available():
         vecs.append("envpool")
-    except ImportError:
-        print("envpool not installed: measuring dummy and subproc only")
+    else:
+        print("envpool not installed: measuring dummy and subproc only (pip install envpool)")
+    vecs = [v for v in vecs if args.vecs is None or v in args.vecs]
     rows = []
     print(f"{os.cpu_count()} CPUs")
     print(f"{'env':<18} {'vec':<8} {'n':>2} {'steps/s':>9} {'startup s':>9}")

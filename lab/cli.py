@@ -70,7 +70,7 @@ def train(
     gym_packages: list[str] = typer.Option(
         [], "--gym-packages", help="Import this package first (it registers ENV's id), e.g. minigrid (repeatable)."
     ),
-    vec: Optional[str] = typer.Option(None, "--vec", help="Environment workers: auto, dummy or subproc (default auto)."),
+    vec: Optional[str] = typer.Option(None, "--vec", help="Environment workers: auto, dummy, subproc or envpool (default auto)."),
     tensorboard: Optional[bool] = typer.Option(
         None, "--tensorboard/--no-tensorboard", help="Also write TensorBoard scalars under RUN/tb/."
     ),

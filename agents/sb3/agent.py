@@ -45,7 +45,7 @@ from agents.sb3.tuned import tuned_with_sources
 from agents.sb3.vec import choose_vec
 from lab.agent import Budget, TrainContext
 from lab.envs import EnvInfo
-from lab.errors import ConfigError
+from lab.errors import ConfigError, LabError
 from lab.limits import available_memory, gib
 from lab.registry import load_target
 
@@ -238,8 +238,18 @@ class SB3Agent:
         env_kwargs = {"render_mode": render_mode} if render_mode else None
         vec = choose_vec(self.cfg.vec, self.env, n_envs) if training else "dummy"
         factory = self.env.factory if training or self.env.eval_factory is None else self.env.eval_factory
+        stack = self.cfg.frame_stack if self.cfg.frame_stack is not None else (4 if self.env.atari else 1)
         venv: VecEnv
-        if self.env.vec_factory is not None and factory is self.env.factory and not self.env.wrappers:
+        if vec == "envpool":  # C++ environments; evaluation episodes stay in-process (training=False: dummy)
+            from agents.sb3.envpool_vec import EnvPoolVecEnv, envpool_task
+
+            task, kwargs = envpool_task(self.env)
+            if self.env.atari:
+                kwargs["stack_num"] = stack  # EnvPool stacks the frames itself
+            elif stack > 1:
+                raise LabError(f"--vec envpool: frame_stack {stack} applies to Atari ids only; use --vec dummy")
+            venv, stack = EnvPoolVecEnv(task, n_envs, seed, **kwargs), 1
+        elif self.env.vec_factory is not None and factory is self.env.factory and not self.env.wrappers:
             venv = self.env.vec_factory(n_envs, seed)  # the env steps its whole batch at once (world:RUN_DIR)
         else:
             venv = make_vec_env(
@@ -250,7 +260,6 @@ class SB3Agent:
                 wrapper_class=self.env.wrap if self.env.wrappers else None,
                 vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
             )
-        stack = self.cfg.frame_stack if self.cfg.frame_stack is not None else (4 if self.env.atari else 1)
         if stack > 1:
             venv = VecFrameStack(venv, stack)
         if self.cfg.normalize or self.cfg.normalize_reward:

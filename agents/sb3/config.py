@@ -55,8 +55,9 @@ class SB3Config:
     """Scale rewards by a running estimate of the return's spread (VecNormalize)."""
     frame_stack: int | None = None
     """Stack this many frames; null: 4 for Atari, none otherwise."""
-    vec: Literal["auto", "dummy", "subproc"] = "auto"
-    """Environment workers: dummy (in-process), subproc (one process each), auto (see agents/sb3/vec.py)."""
+    vec: Literal["auto", "dummy", "subproc", "envpool"] = "auto"
+    """Environment workers: dummy (in-process), subproc (one process each), envpool (EnvPool's C++ Atari and
+    MuJoCo environments: the envpool extra), auto (see agents/sb3/vec.py)."""
     eval_deterministic: bool = True
     """Evaluate with the policy's most likely action; false: sampled actions (mazes: a greedy policy that is
     not yet right repeats the same wall bump or loop until the episode ends)."""
