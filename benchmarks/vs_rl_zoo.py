@@ -9,9 +9,11 @@ imports and environment start-up included), one torch thread on both zoo-configu
   zoo's configuration, checked key by key against what rl_zoo3 passes to SB3 in
   ``tests/agents/test_vs_rl_zoo3.py``). Its wall-clock is also given without the final evaluation
   the lab always runs (the zoo side runs none).
-* ``lab``: ``lab train A E --eval-every N`` with the lab's own defaults, for tasks with a solved
-  threshold (CartPole-v1 475, Pendulum-v1 -200): training seconds (evaluations excluded) and steps
-  until the first 10-episode evaluation at or above it.
+* ``lab``: ``lab train A E --eval-every N`` with the lab's own defaults (their own step budget, on
+  which the exploration and learning-rate schedules depend; stopped with Ctrl-C once solved), for
+  tasks with a solved threshold (CartPole-v1 475, Pendulum-v1 -200): training seconds (evaluations
+  excluded) and steps until the first 10-episode evaluation at or above it. ``--scale`` does not
+  change this side.
 
     python benchmarks/vs_rl_zoo.py                  # all tasks, 2 rounds
     python benchmarks/vs_rl_zoo.py --tasks ppo-cartpole dqn-cartpole --rounds 1 --scale 0.5
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -91,24 +94,58 @@ def run_lab_zoo(task: str, steps: int, seed: int, timeout: float) -> dict:
             "steps_per_s_excl_eval": round(steps / (wall - final_eval), 1)}
 
 
-def run_lab_defaults(task: str, steps: int, seed: int, timeout: float) -> dict:
-    algo, env_id, _steps, threshold, every = TASKS[task]
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        cmd = _lab_cmd(algo, env_id, "--seed", str(seed), "--eval-every", str(every), "--steps", str(steps),
-                       "--run-dir", str(run))
-        wall = _run(cmd, ROOT, timeout)
-        events = _events(run)
+def _first_solved(events: list[dict], threshold: float) -> dict | None:
     t0 = events[0]["time"]
-    spent_evaluating, solved = 0.0, None
+    spent_evaluating = 0.0
     for e in events:
         if e["event"] != "EvalCompleted":
             continue
         spent_evaluating += float(e.get("seconds", 0.0))
         if e["mean_return"] >= threshold:
-            solved = {"step": e["step"], "train_s": round(e["time"] - t0 - spent_evaluating, 2), "eval": e["mean_return"]}
+            return {"step": e["step"], "train_s": round(e["time"] - t0 - spent_evaluating, 2), "eval": e["mean_return"]}
+    return None
+
+
+def _read_events(path: Path) -> list[dict]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:  # a line being written right now
             break
-    return {"side": "lab", "steps": steps, "wall_s": round(wall, 2), "solved": solved}
+    return out
+
+
+def run_lab_defaults(task: str, steps: int, seed: int, timeout: float) -> dict:
+    """``lab train A E`` exactly as the defaults are (their own step budget: exploration and learning-rate
+    schedules follow it), stopped with Ctrl-C once an evaluation reaches the threshold."""
+    algo, env_id, _steps, threshold, every = TASKS[task]
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        cmd = _lab_cmd(algo, env_id, "--seed", str(seed), "--eval-every", str(every), "--run-dir", str(run))
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        solved = None
+        while proc.poll() is None:
+            time.sleep(0.5)
+            events = _read_events(run / "events.jsonl")
+            solved = _first_solved(events, threshold) if events else None
+            if solved is not None or time.perf_counter() - t0 > timeout:
+                proc.send_signal(signal.SIGINT)  # the lab stops at its next safe point
+                break
+        _out, err = proc.communicate(timeout=600)
+        wall = time.perf_counter() - t0
+        if proc.returncode not in (0, 130):
+            raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{err[-3000:]}")
+        events = _events(run)
+    solved = _first_solved(events, threshold)
+    trained = max((e.get("step", 0) for e in events), default=0)
+    return {"side": "lab", "steps": trained, "wall_s": round(wall, 2), "solved": solved}
 
 
 def main() -> None:
