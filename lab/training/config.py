@@ -59,8 +59,7 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write TensorBoard scalars under RUN/tb/ (needs the tensorboard package)."""
     gym_packages: list[str] = field(default_factory=list)
-    """Modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages.
-    Written `env: {id: ENV, packages: [PKG]}` in a config file, `--set env.packages=[PKG]` on the command line."""
+    """Config key env.packages (`env: {id: ENV, packages: [PKG]}`, `--set env.packages=PKG`): modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages."""
     env_wrapper: list[Any] = field(default_factory=list)
     """Gymnasium wrappers, as the zoo writes them: module.Class or {module.Class: {keyword: value}}."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
