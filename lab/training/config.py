@@ -59,7 +59,9 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write TensorBoard scalars under RUN/tb/ (needs the tensorboard package)."""
     gym_packages: list[str] = field(default_factory=list)
-    """Config key env.packages (`env: {id: ENV, packages: [PKG]}`, `--set env.packages=PKG`): modules imported before the environment is looked up (they register its id), as the zoo's --gym-packages."""
+    """env.packages: modules imported before the env is looked up (they register its id), as the zoo's --gym-packages.
+
+    Written `env: {id: ENV, packages: [PKG]}` in a config file, `--set env.packages=PKG` on the command line."""
     env_wrapper: list[Any] = field(default_factory=list)
     """Gymnasium wrappers, as the zoo writes them: module.Class or {module.Class: {keyword: value}}."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
