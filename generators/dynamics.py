@@ -136,6 +136,8 @@ class Dynamics:
     world_model: ClassVar[str] = "vector"
     """What this generator models when used as an environment: vector observations (envs/world)."""
     sample_options: ClassVar[frozenset[str]] = frozenset({"rollout"})
+    tiny_dataset: ClassVar[str] = "rollouts:CartPole-v1"
+    """The data set of the contract tests (tests/generators/test_world_model_contract.py)."""
 
     # --- construction -------------------------------------------------------------------------
     @classmethod

@@ -21,7 +21,7 @@ from lab import atomic
 from lab.errors import ConfigError, LabError
 
 __all__ = ["TransitionsConfig", "Transitions", "load_transitions", "collect_source", "encode_actions",
-           "action_width", "vector_space_problem"]
+           "action_width", "vector_space_problem", "grid_space_problem"]
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Transitions:
     name: str
     env_id: str
     obs: np.ndarray
-    """(N, D) float32."""
+    """(N, D) float32 (grids: (N, C, H, W))."""
     actions: np.ndarray
     """(N,) int64 for Discrete actions, (N, A) float32 for Box ones."""
     rewards: np.ndarray
@@ -84,7 +84,7 @@ class Transitions:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return (int(self.obs.shape[1]),)
+        return tuple(int(n) for n in self.obs.shape[1:])
 
     @property
     def train_mask(self) -> np.ndarray:
@@ -119,6 +119,17 @@ def vector_space_problem(space: Any) -> str | None:
     if isinstance(space, spaces.Box) and len(space.shape) in (2, 3):
         return f"its observations are images or grids {space.shape}"
     return f"its observation space {space} is not a 1-D Box of numbers"
+
+
+def grid_space_problem(space: Any) -> str | None:
+    """Why world-diffusion cannot model observations of ``space`` (None: (C, H, W) planes, as the mazes give)."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Box) and len(space.shape) == 3 and space.shape[0] <= 8 < space.shape[1] + 8:
+        return None
+    if isinstance(space, spaces.Box) and len(space.shape) == 1:
+        return f"its observations are vectors {space.shape}"
+    return f"its observation space {space} is not (C, H, W) grid planes"
 
 
 def action_width(space: Any) -> int:
@@ -227,17 +238,25 @@ def collect_source(env_id: str, policy: str, cfg: TransitionsConfig, index: int 
     return out, True
 
 
-def load_transitions(env_id: str, cfg: TransitionsConfig) -> Transitions:
-    """``rollouts:ENV_ID`` as transitions: every player of ``cfg.policy`` collected (or read from the cache), joined."""
+def load_transitions(env_id: str, cfg: TransitionsConfig, *, observations: str = "vector") -> Transitions:
+    """``rollouts:ENV_ID`` as transitions: every player of ``cfg.policy`` collected (or read from the cache), joined.
+
+    ``observations`` is what the model asking for them takes: ``vector`` (dynamics) or ``grid`` (world-diffusion)."""
     from lab.envs import resolve_env
 
     info = resolve_env(env_id)
     if info.kind != "gym":
         raise LabError(f"rollouts:{env_id}: a {info.kind}, not a single-agent Gymnasium environment")
-    problem = vector_space_problem(info.observation_space)
-    if problem is not None:
-        raise LabError(f"rollouts:{env_id}: {problem}; the dynamics model takes vector observations (images and "
-                       "grids need an image world model, world-diffusion, which this version does not have yet)")
+    if observations == "grid":
+        problem = grid_space_problem(info.observation_space)
+        if problem is not None:
+            raise LabError(f"rollouts:{env_id}: {problem}; world-diffusion models images and grids (for vector "
+                           "observations train dynamics)")
+    else:
+        problem = vector_space_problem(info.observation_space)
+        if problem is not None:
+            raise LabError(f"rollouts:{env_id}: {problem}; the dynamics model takes vector observations (for images "
+                           "and grids train world-diffusion)")
     action_width(info.action_space)
     parts = []
     for i, policy in enumerate(cfg.sources()):

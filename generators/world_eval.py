@@ -47,19 +47,21 @@ def no_change_reference(data: Transitions) -> Predictor:
 def linear_reference(data: Transitions, space: Any) -> Predictor:
     """Least squares of (change, reward, termination) on (normalized observation, encoded action, 1)."""
     tr = data.split(held_out=False)
-    mean, std = tr["obs"].mean(0), _std(tr["obs"])
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731  grids (B, C, H, W) -> (B, C*H*W)
+    mean, std = flat(tr["obs"]).mean(0), _std(flat(tr["obs"]))
 
     def feats(obs: np.ndarray, actions: np.ndarray) -> np.ndarray:  # (B, D + A + 1)
-        return np.concatenate([(obs - mean) / std, encode_actions(space, actions), np.ones((len(obs), 1), np.float32)],
-                              axis=1).astype(np.float64)
+        return np.concatenate([(flat(obs) - mean) / std, encode_actions(space, actions),
+                               np.ones((len(obs), 1), np.float32)], axis=1).astype(np.float64)
 
-    y = np.concatenate([tr["next_obs"] - tr["obs"], tr["rewards"][:, None], tr["terminated"][:, None]], axis=1)
+    y = np.concatenate([flat(tr["next_obs"] - tr["obs"]), tr["rewards"][:, None], tr["terminated"][:, None]], axis=1)
     w, *_ = np.linalg.lstsq(feats(tr["obs"], tr["actions"]), y.astype(np.float64), rcond=None)
-    d = tr["obs"].shape[1]
+    d = mean.shape[0]
 
     def predict(obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = feats(obs, actions) @ w
-        return (obs + out[:, :d]).astype(np.float32), out[:, d].astype(np.float32), np.clip(out[:, d + 1], 0, 1)
+        nxt = obs + out[:, :d].reshape(obs.shape)
+        return nxt.astype(np.float32), out[:, d].astype(np.float32), np.clip(out[:, d + 1], 0, 1)
 
     return predict
 

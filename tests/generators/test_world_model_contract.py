@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from generators.transitions import Transitions, TransitionsConfig
+from generators.transitions import Transitions
 from generators.world_eval import evaluate_world_model, linear_reference, no_change_reference
 from lab.agent import Budget, TrainContext
 from lab.config import field_docs
@@ -29,16 +29,21 @@ def _roundtrip(state):
     return torch.load(buf, weights_only=True)
 
 
+_DATA: dict[str, Transitions] = {}
+
+
 @pytest.fixture(params=WORLDS)
 def world_cls(request):
     return GENERATORS.load(request.param)
 
 
-@pytest.fixture(scope="module")
-def cartpole():
-    from generators.transitions import load_transitions
-
-    return load_transitions("CartPole-v1", TransitionsConfig(steps=300))
+@pytest.fixture
+def tiny_data(world_cls):
+    """The class's own tiny data set (CartPole for vector models, a small maze for grid ones), loaded once."""
+    key = world_cls.tiny_dataset
+    if key not in _DATA:
+        _DATA[key] = world_cls.load_data(key, world_cls.tiny_config())
+    return _DATA[key]
 
 
 def _make(cls, data, seed=0):
@@ -63,29 +68,29 @@ def _flat(state, prefix=""):
     return out
 
 
-def test_config_is_documented_and_the_class_meets_both_protocols(world_cls, cartpole):
+def test_config_is_documented_and_the_class_meets_both_protocols(world_cls, tiny_data):
     docs = field_docs(world_cls.Config)
     assert all(docs.get(f.name) for f in dataclasses.fields(world_cls.Config())), "every Config field needs a docstring"
-    g = _make(world_cls, cartpole)
+    g = _make(world_cls, tiny_data)
     assert isinstance(g, Generator) and isinstance(g, WorldModel)
     assert g.step == 0 and g.budget(7) == Budget(7.0, "steps")
-    assert g.env_id == "CartPole-v1" and g.max_episode_steps == 500
+    assert f"rollouts:{g.env_id}" == world_cls.tiny_dataset and g.max_episode_steps > 0
 
 
-def test_learn_publishes_metrics_and_safe_points(world_cls, cartpole):
-    seen = _learn(_make(world_cls, cartpole), 4)
+def test_learn_publishes_metrics_and_safe_points(world_cls, tiny_data):
+    seen = _learn(_make(world_cls, tiny_data), 4)
     assert [e.step for e in seen if isinstance(e, MetricsLogged)] == [2, 4]
     assert [e.step for e in seen if isinstance(e, SafePoint)] == [1, 2, 3, 4]
     last = [e for e in seen if isinstance(e, MetricsLogged)][-1].metrics
     assert all(np.isfinite(last[k]) for k in world_cls.progress_metrics)
 
 
-def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(world_cls, cartpole):
-    whole = _make(world_cls, cartpole)
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(world_cls, tiny_data):
+    whole = _make(world_cls, tiny_data)
     _learn(whole, 6)
-    first = _make(world_cls, cartpole)
+    first = _make(world_cls, tiny_data)
     _learn(first, 3)
-    second = _make(world_cls, cartpole, seed=0)
+    second = _make(world_cls, tiny_data, seed=0)
     torch.manual_seed(123)  # the global RNG must not matter
     second.load_state_dict(_roundtrip(first.state_dict(full=True)))
     _learn(second, 6)
@@ -95,22 +100,23 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(world_cls, cartpol
         assert torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k], k
 
 
-def test_dream_steps_are_seeded_batched_and_the_weights_round_trip(world_cls, cartpole):
-    a, b = _make(world_cls, cartpole, 0), _make(world_cls, cartpole, 1)
+def test_dream_steps_are_seeded_batched_and_the_weights_round_trip(world_cls, tiny_data):
+    a, b = _make(world_cls, tiny_data, 0), _make(world_cls, tiny_data, 1)
     b.load_state_dict(_roundtrip(a.state_dict(full=False)))
-    obs = a.start_observations()[:5]
+    obs = np.resize(a.start_observations(), (5, *a.observation_space.shape))
     acts = np.array([0, 1, 0, 1, 1])
     x = a.dream_step(obs, acts, np.random.default_rng(2))
     y = b.dream_step(obs, acts, np.random.default_rng(2))
-    assert x["obs"].shape == (5, 4) and x["reward"].shape == x["terminated"].shape == x["disagreement"].shape == (5,)
+    assert x["obs"].shape == (5, *a.observation_space.shape) and a.observation_space.contains(x["obs"][0])
+    assert x["reward"].shape == x["terminated"].shape == x["disagreement"].shape == (5,)
     for k in x:
         assert np.array_equal(x[k], y[k]), k
     assert x["terminated"].dtype == bool and (x["disagreement"] >= 0).all()
 
 
-def test_evaluation_has_every_score_beside_both_references(world_cls, cartpole):
-    out = _make(world_cls, cartpole).evaluate(5, seed=0)
-    assert out["kind"] == "world_model" and out["n"] == min(5, len(cartpole.held_out_episodes))
+def test_evaluation_has_every_score_beside_both_references(world_cls, tiny_data):
+    out = _make(world_cls, tiny_data).evaluate(5, seed=0)
+    assert out["kind"] == "world_model" and out["n"] == min(5, len(tiny_data.held_out_episodes))
     for key in ("one_step", "open_loop_5", "open_loop_20", "open_loop_50", "reward_accuracy", "termination_accuracy"):
         assert key in out and f"{key}_no_change" in out and f"{key}_linear" in out
 

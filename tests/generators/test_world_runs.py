@@ -111,7 +111,9 @@ def test_dream_loop_counts_real_steps_in_events(tmp_path):
     ("args", "message"),
     [
         (["train", "dynamics", "digits"], r"dynamics trains on real transitions with actions: rollouts:ENV_ID .*'digits' has no actions"),
-        (["train", "dynamics", "rollouts:maze-9:procedural"], r"rollouts:maze-9:procedural: its observations are images or grids \(.*\); the dynamics model takes vector observations \(images and grids need an image world model, world-diffusion, which this version does not have yet\)"),
+        (["train", "dynamics", "rollouts:maze-9:procedural"], r"rollouts:maze-9:procedural: its observations are images or grids \(.*\); the dynamics model takes vector observations \(for images and grids train world-diffusion\)"),
+        (["train", "world-diffusion", "rollouts:CartPole-v1"], r"rollouts:CartPole-v1: its observations are vectors \(4,\); world-diffusion models images and grids \(for vector observations train dynamics\)"),
+        (["train", "world-diffusion", "digits"], r"world-diffusion trains on real transitions with actions: rollouts:ENV_ID .*'digits' has no actions"),
         (["train", "dynamics", "rollouts:Blackjack-v1"], r"rollouts:Blackjack-v1: its observation space Tuple\(.*\) is not a 1-D Box of numbers"),
         (["train", "ppo", "world:no/such/run"], r"world:no/such/run: no such run folder"),
     ],
