@@ -77,7 +77,7 @@ class WorldDiffusionConfig:
     """Karras schedule curvature."""
     log_every: int = 50
     """Steps between `MetricsLogged` events."""
-    eval_trajectories: int = 5
+    eval_trajectories: int = 3
     """Held-out real trajectories the evaluation scores (`lab eval --n` overrides it)."""
     termination_threshold: float = 0.5
     """A dreamed step terminates when the head's termination probability is above this."""
