@@ -1,6 +1,6 @@
 """World models: generators that learned an environment and can stand in for it (``world:RUN_DIR``).
 
-A world-model generator has a ``world_model`` class attribute (what it models: ``"vector"`` observations) and
+A world-model generator has a ``world_model`` class attribute (what it models: ``"vector"`` or ``"grid"``) and
 the methods of :class:`WorldModel`; ``envs/world`` turns one into a Gymnasium env and a batched VecEnv, and
 ``lab eval`` prints its prediction errors with :func:`format_world_eval`. The lab knows them only through this
 protocol and the registry.

@@ -1,4 +1,5 @@
-"""``world:RUN_DIR``: a trained world model (``lab train dynamics rollouts:ENV_ID``) as a Gymnasium environment.
+"""``world:RUN_DIR``: a trained world model (``lab train dynamics`` or ``world-diffusion``, on ``rollouts:ENV_ID``)
+as a Gymnasium environment.
 
 ``reset`` draws a real first observation of the model's training episodes; ``step`` samples the next observation,
 reward and termination from the model, and truncates at the real environment's time limit; the spaces are the
@@ -166,7 +167,7 @@ class WorldVecEnv(VecEnv):
 
 
 class World:
-    """Learned world models as environments: world:RUN_DIR (a `lab train dynamics` run folder)."""
+    """Learned world models as environments: world:RUN_DIR (a `dynamics` or `world-diffusion` run folder)."""
 
     @staticmethod
     def env_factory(env_id: str, options: dict[str, Any]) -> Callable[..., WorldEnv]:
