@@ -249,7 +249,8 @@ class WorldDiffusion:
         """{0, 1} grids (B, C, H, W) -> -1 / 1, padded with -1 ("nothing here") to the U-Net's size."""
         return F.pad(grid * 2 - 1, self._pad, value=-1.0)
 
-    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor,
+                action: torch.Tensor) -> torch.Tensor:
         """D(x; sigma) = c_skip x + c_out F(c_in x, c_noise): the denoised next grid (B, C, H', W')."""
         sd = self.cfg.sigma_data
         s = sigma.view(-1, 1, 1, 1)
