@@ -125,8 +125,8 @@ def grid_space_problem(space: Any) -> str | None:
     """Why world-diffusion cannot model observations of ``space`` (None: (C, H, W) planes, as the mazes give)."""
     from gymnasium import spaces
 
-    if isinstance(space, spaces.Box) and len(space.shape) == 3 and space.shape[0] <= 8 < space.shape[1] + 8:
-        return None
+    if isinstance(space, spaces.Box) and len(space.shape) == 3 and space.shape[0] <= 8 and min(space.shape[1:]) >= 3:
+        return None  # a few channel-first planes (height-by-width frames with channels last are not served yet)
     if isinstance(space, spaces.Box) and len(space.shape) == 1:
         return f"its observations are vectors {space.shape}"
     return f"its observation space {space} is not (C, H, W) grid planes"
