@@ -156,7 +156,7 @@ def _folder(tmp_path, sizes):
     ("args", "message"),
     [
         (("train", "diffusion", "digitz"), r"^unknown data set 'digitz'; did you mean 'digits'\?"),
-        (("train", "difusion", "digits"), r"^unknown agent or generator 'difusion'; did you mean 'diffusion'\?"),
+        (("train", "difusion", "digits"), r"^unknown agent or generator 'difusion'; did you mean 'diffusion'( or 'world-diffusion')?\?"),
         (("train", "vae", "folder:{empty}"), r"the folder is empty"),
         (("train", "vae", "folder:{junk}"), r"none of its 1 files is a readable image"),
         (("train", "vae", "folder:{mixed}"), r"images of mixed sizes .*; pass --resize"),
