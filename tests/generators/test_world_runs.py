@@ -132,7 +132,7 @@ def test_world_of_a_run_that_is_no_world_model(tmp_path):
             "--set", "eval_samples=20", "--set", "log_every=1")
     assert r.exit_code == 0, r.output
     line = one_error_line(cli("train", "ppo", f"world:{run}", "--no-track", "-q"))
-    assert line == f"world:{run}: a vae generator run, not a world model (train one: lab train dynamics rollouts:ENV_ID)"
+    assert line == f"world:{run}: a vae generator run, not a world model (train one: lab train dynamics or world-diffusion rollouts:ENV_ID)"
 
 
 def test_a_world_model_of_another_env(world_run, tmp_path):
