@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from generators.datasets import DataConfig, ImageDataset, load_dataset
+from generators.logwindow import LogWindow
 from lab.agent import Budget, TrainContext
 from lab.errors import ConfigError, LabError
-from lab.events import ImagesReady, MetricsLogged, SafePoint
+from lab.events import ImagesReady, SafePoint
 
 __all__ = ["TrainerConfig", "DataStream", "ImageGenerator", "balanced_labels"]
 
@@ -209,25 +210,16 @@ class ImageGenerator:
     def learn(self, ctx: TrainContext, steps: int | None) -> None:
         total = int(self.budget(steps).total)
         cfg = self.cfg
-        sums: dict[str, float] = {}
-        count, images, t0 = 0, 0, time.perf_counter()
+        window = LogWindow("images")
         for m in self._modules().values():
             m.train()
         while self._step < total and not ctx.should_stop():
             x, y = self.stream.next()
             metrics = self.train_step(x, y)
             self._step += 1
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            count += 1
-            images += len(x)
+            window.add(metrics, len(x))
             if self._step % cfg.log_every == 0 or self._step == total:
-                dt = time.perf_counter() - t0
-                out = {f"train/{k}": v / count for k, v in sums.items()}
-                out["train/images_per_s"] = images / dt if dt > 0 else 0.0
-                out["train/lr"] = cfg.learning_rate * self.lr_scale()
-                ctx.bus.publish(MetricsLogged(step=self._step, metrics=out))
-                sums, count, images, t0 = {}, 0, 0, time.perf_counter()
+                window.publish(ctx.bus, self._step, lr=cfg.learning_rate * self.lr_scale())
             if cfg.grid_every and self._step % cfg.grid_every == 0 and self._step < total:
                 ctx.bus.publish(self._images_event())
             ctx.bus.publish(SafePoint(step=self._step, agent=self))

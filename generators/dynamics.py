@@ -13,7 +13,6 @@ run repeats an uninterrupted one exactly.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generators.logwindow import LogWindow
 from generators.transitions import (
     Transitions,
     TransitionsConfig,
@@ -31,7 +31,7 @@ from generators.transitions import (
 )
 from lab.agent import Budget, TrainContext
 from lab.errors import ConfigError, LabError
-from lab.events import MetricsLogged, SafePoint
+from lab.events import SafePoint
 
 __all__ = ["Dynamics", "DynamicsConfig", "EnsembleMLP"]
 
@@ -222,21 +222,14 @@ class Dynamics:
 
     def learn(self, ctx: TrainContext, steps: int | None) -> None:
         total = int(self.budget(steps).total)
-        sums: dict[str, float] = {}
-        count, t0 = 0, time.perf_counter()
+        window = LogWindow("transitions")
         self.net.train()
         while self._step < total and not ctx.should_stop():
             metrics = self.train_step()
             self._step += 1
-            count += 1
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
+            window.add(metrics, self.cfg.batch_size * self.cfg.members)
             if self._step % self.cfg.log_every == 0 or self._step == total:
-                dt = time.perf_counter() - t0
-                out = {f"train/{k}": v / count for k, v in sums.items()}
-                out["train/transitions_per_s"] = count * self.cfg.batch_size * self.cfg.members / dt if dt > 0 else 0.0
-                ctx.bus.publish(MetricsLogged(step=self._step, metrics=out))
-                sums, count, t0 = {}, 0, time.perf_counter()
+                window.publish(ctx.bus, self._step)
             ctx.bus.publish(SafePoint(step=self._step, agent=self))
 
     # --- state --------------------------------------------------------------------------------------
